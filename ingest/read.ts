@@ -1,0 +1,192 @@
+// Inputs to records: files, folders, globs, .zip and .gz, and stdin ("-"). JSON lines are streamed;
+// a file whose first line is not a JSON value is read as one JSON document (an object or an array).
+import { createReadStream, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { extname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { glob } from 'tinyglobby';
+import yauzl from 'yauzl';
+import { ERR } from '../src/errors.ts';
+
+export interface RawRecord {
+  /** File (and zip entry) the record came from. */
+  file: string;
+  /** 1-based line, or element number inside a JSON array document. */
+  line: number;
+  value?: unknown;
+  /** Set when the record could not be decoded; raw keeps a prefix of its text. */
+  error?: string;
+  raw?: string;
+}
+
+export interface InputFile {
+  path: string;
+  /** Why the file will not be read, when it will not. */
+  unsupported?: string;
+}
+
+const READABLE = new Set(['.json', '.jsonl', '.ndjson', '.log', '.txt', '.zip', '.gz']);
+const KNOWN_OTHER: Record<string, string> = {
+  '.evtx': 'binary EVTX is not read yet (convert with evtx_dump to JSON, or see the EVTX reader issue)',
+};
+const MAX_DOCUMENT = 256 * 1024 * 1024;
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await walk(p)));
+    else if (entry.isFile()) out.push(p);
+  }
+  return out;
+}
+
+/** Expand the command's arguments into input files, in a stable order. */
+export async function expandInputs(args: string[]): Promise<InputFile[]> {
+  const files: string[] = [];
+  for (const arg of args) {
+    if (arg === '-') {
+      files.push('-');
+      continue;
+    }
+    let st: ReturnType<typeof statSync> | undefined;
+    try {
+      st = statSync(arg);
+    } catch {
+      st = undefined;
+    }
+    if (st?.isDirectory()) files.push(...(await walk(arg)).sort());
+    else if (st?.isFile()) files.push(arg);
+    else {
+      const matched = (await glob(arg, { absolute: false, onlyFiles: true })).sort();
+      if (matched.length === 0) throw ERR.input(`no such file, folder or glob match: ${arg}`);
+      files.push(...matched);
+    }
+  }
+  return [...new Set(files)].map((path) => {
+    if (path === '-') return { path };
+    const ext = extname(path).toLowerCase();
+    if (READABLE.has(ext)) return { path };
+    return { path, unsupported: KNOWN_OTHER[ext] ?? `not a telemetry file (${ext || 'no extension'})` };
+  });
+}
+
+async function* zipEntries(path: string): AsyncGenerator<{ name: string; stream: Readable }> {
+  const zip = await new Promise<yauzl.ZipFile>((ok, fail) =>
+    yauzl.open(path, { lazyEntries: true, autoClose: true }, (err, z) => (err ? fail(err) : ok(z))),
+  );
+  const next = () =>
+    new Promise<yauzl.Entry | null>((ok, fail) => {
+      const onEntry = (e: yauzl.Entry) => {
+        cleanup();
+        ok(e);
+      };
+      const onEnd = () => {
+        cleanup();
+        ok(null);
+      };
+      const onError = (e: Error) => {
+        cleanup();
+        fail(e);
+      };
+      const cleanup = () => {
+        zip.off('entry', onEntry);
+        zip.off('end', onEnd);
+        zip.off('error', onError);
+      };
+      zip.on('entry', onEntry);
+      zip.on('end', onEnd);
+      zip.on('error', onError);
+      zip.readEntry();
+    });
+  for (let entry = await next(); entry; entry = await next()) {
+    if (entry.fileName.endsWith('/')) continue;
+    const e = entry;
+    const stream = await new Promise<Readable>((ok, fail) =>
+      zip.openReadStream(e, (err, s) => (err ? fail(err) : ok(s))),
+    );
+    yield { name: e.fileName, stream: e.fileName.endsWith('.gz') ? stream.pipe(createGunzip()) : stream };
+  }
+}
+
+/** Records of one text stream: JSON lines, or one JSON document when the first line is not JSON. */
+async function* recordsOf(stream: Readable, file: string): AsyncGenerator<RawRecord> {
+  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  let lineNo = 0;
+  let mode: 'unknown' | 'lines' | 'document' = 'unknown';
+  let doc = '';
+  for await (const line of lines) {
+    lineNo++;
+    if (mode === 'document') {
+      doc += `${line}\n`;
+      if (doc.length > MAX_DOCUMENT) {
+        yield { file, line: 1, error: `JSON document larger than ${MAX_DOCUMENT} bytes` };
+        return;
+      }
+      continue;
+    }
+    const text = line.trim();
+    if (text === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      if (mode === 'unknown' && (text.startsWith('{') || text.startsWith('['))) {
+        mode = 'document';
+        doc = `${line}\n`;
+        continue;
+      }
+      yield { file, line: lineNo, error: `invalid JSON: ${(err as Error).message}`, raw: text.slice(0, 2000) };
+      mode = 'lines';
+      continue;
+    }
+    mode = 'lines';
+    if (Array.isArray(value)) {
+      let i = 0;
+      for (const v of value) yield { file, line: lineNo, value: v, raw: `[element ${++i}]` };
+    } else yield { file, line: lineNo, value };
+  }
+  if (mode === 'document') {
+    let value: unknown;
+    try {
+      value = JSON.parse(doc);
+    } catch (err) {
+      yield { file, line: 1, error: `invalid JSON document: ${(err as Error).message}`, raw: doc.slice(0, 2000) };
+      return;
+    }
+    if (Array.isArray(value)) {
+      let i = 0;
+      for (const v of value) yield { file, line: ++i, value: v };
+    } else yield { file, line: 1, value };
+  }
+}
+
+/** Every record of one input file (entries of a zip in order, gz decompressed, "-" is stdin). */
+export async function* readInput(input: InputFile): AsyncGenerator<RawRecord> {
+  const path = input.path;
+  if (path === '-') {
+    yield* recordsOf(process.stdin, '<stdin>');
+    return;
+  }
+  const lower = path.toLowerCase();
+  if (lower.endsWith('.zip')) {
+    for await (const entry of zipEntries(resolve(path))) {
+      yield* recordsOf(entry.stream, `${path}!${entry.name}`);
+    }
+    return;
+  }
+  const stream = createReadStream(path);
+  yield* recordsOf(lower.endsWith('.gz') ? stream.pipe(createGunzip()) : stream, path);
+}
+
+export const sizeOf = (input: InputFile): number => {
+  if (input.path === '-') return 0;
+  try {
+    return statSync(input.path).size;
+  } catch {
+    return 0;
+  }
+};
+

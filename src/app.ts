@@ -1,0 +1,119 @@
+// The API as a Fastify plugin that never listens (tests use app.inject(); src/cli.ts listens).
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import mercurius from 'mercurius';
+import { type Analytic, browserParams, hunt, loadAnalytics, getAnalytic } from './analytics.ts';
+import type { Db } from './db.ts';
+import { LineageError } from './errors.ts';
+
+const SCHEMA = readFileSync(new URL('../schema/api.graphql', import.meta.url), 'utf8');
+
+function literal(ast: ValueNode): unknown {
+  switch (ast.kind) {
+    case Kind.STRING:
+    case Kind.BOOLEAN:
+      return ast.value;
+    case Kind.INT:
+    case Kind.FLOAT:
+      return Number(ast.value);
+    case Kind.LIST:
+      return ast.values.map(literal);
+    case Kind.OBJECT:
+      return Object.fromEntries(ast.fields.map((f) => [f.name.value, literal(f.value)]));
+    default:
+      return null;
+  }
+}
+
+const JSONScalar = new GraphQLScalarType({
+  name: 'JSON',
+  serialize: (v) => v,
+  parseValue: (v) => v,
+  parseLiteral: literal,
+});
+
+const toIso = (v: unknown): string => {
+  if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) throw new TypeError(`not an ISO 8601 date-time: ${String(v)}`);
+  return new Date(Date.parse(v)).toISOString();
+};
+
+const DateTimeScalar = new GraphQLScalarType({
+  name: 'DateTime',
+  serialize: (v) => (v === null || v === undefined ? null : toIso(v)),
+  parseValue: toIso,
+  parseLiteral: (ast) => (ast.kind === Kind.STRING ? toIso(ast.value) : null),
+});
+
+/** Coded errors reach the client with their code in extensions. */
+function graphqlError(err: unknown): Error {
+  if (err instanceof LineageError) return new mercurius.ErrorWithProps(err.message, { code: err.code });
+  return err as Error;
+}
+
+const analyticView = (a: Analytic) => ({
+  ...a,
+  parameters: a.params,
+  browserParams: browserParams(a),
+});
+
+export interface AppOptions {
+  db: Db;
+  logger?: boolean | object;
+}
+
+export async function buildApp({ db, logger = false }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger });
+  await app.register(mercurius, {
+    schema: SCHEMA,
+    graphiql: true,
+    resolvers: {
+      JSON: JSONScalar,
+      DateTime: DateTimeScalar,
+      Query: {
+        analytics: () => loadAnalytics().map(analyticView),
+        analytic: (_: unknown, { id }: { id: string }) => {
+          const a = loadAnalytics().find((x) => x.id.toLowerCase() === id.toLowerCase());
+          return a ? analyticView(a) : null;
+        },
+        hunt: async (
+          _: unknown,
+          args: { analytic: string; from?: string; to?: string; params?: Record<string, unknown>; alertsOnly?: boolean },
+        ) => {
+          try {
+            getAnalytic(args.analytic);
+            if (args.params !== undefined && (typeof args.params !== 'object' || Array.isArray(args.params)))
+              throw new LineageError('LH_ERR_BAD_PARAMETER', 'params must be a JSON object of parameter names to values');
+            const r = await hunt(db, {
+              analytic: args.analytic,
+              ...(args.from ? { from: args.from } : {}),
+              ...(args.to ? { to: args.to } : {}),
+              ...(args.params ? { params: args.params } : {}),
+            });
+            const chains = args.alertsOnly ? r.chains.filter((c) => c.alert) : r.chains;
+            return {
+              analytic: analyticView(r.analytic),
+              parameters: r.params,
+              millis: r.millis,
+              alertCount: r.chains.filter((c) => c.alert).length,
+              chains,
+            };
+          } catch (err) {
+            throw graphqlError(err);
+          }
+        },
+        health: async () => {
+          let ok = true;
+          try {
+            await db.read('RETURN 1');
+          } catch {
+            ok = false;
+          }
+          return { neo4j: ok, uri: db.uri, analytics: loadAnalytics().length };
+        },
+      },
+    },
+  });
+  app.get('/', async (_req, reply) => reply.redirect('/graphiql'));
+  return app;
+}

@@ -1,0 +1,210 @@
+// lineage-hunter command line: migrate, ingest, hunt, analytics, params, serve, demo.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ingest, type IngestSummary } from '../ingest/pipeline.ts';
+import { browserParams, getAnalytic, hunt, huntAll, loadAnalytics } from './analytics.ts';
+import { buildApp } from './app.ts';
+import { loadConfig, ROOT } from './config.ts';
+import { connect, type Db } from './db.ts';
+import { LineageError } from './errors.ts';
+import { migrate } from './migrate.ts';
+import { renderHunt } from './render.ts';
+
+const HELP = `usage: npm run cli -- <command> [options]
+
+commands:
+  migrate                      apply the graph model's constraints and indexes (idempotent)
+  ingest <input...>            load telemetry: files, folders, globs, .zip, .gz, - for stdin
+      --rejects <file>         where rejected records go (default rejects/ingest-<time>.jsonl)
+      --batch <n>              events per transaction (default 2000)
+      --volume <dev=drive>     map \\Device\\HarddiskVolumeN to a drive, e.g. harddiskvolume2=C: (repeatable)
+  hunt                         run analytics and print their chains as trees
+      --analytic <id>          only this analytic (default: all)
+      --from <iso> --to <iso>  hunt range (default: all time)
+      --param <name=json>      override a parameter, e.g. --param timeWindowMinutes=5 (repeatable)
+      --alerts                 only chains that meet the alert policy
+      --json                   print JSON instead of trees
+  analytics                    list analytics and their parameters
+  params <id>                  print a Neo4j Browser :params line for an analytic
+  serve                        serve the GraphQL API (GraphiQL at /graphiql)
+  demo                         migrate, load the bundled sample, hunt, print the chains, serve the API
+
+Neo4j: NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE (defaults: the local server, .env).`;
+
+export const SAMPLE = join(ROOT, 'test', 'fixtures', 'otrf', 'empire_launcher_vbs.zip');
+
+function printSummary(s: IngestSummary): void {
+  const out = process.stdout;
+  out.write(
+    `ingested ${s.files} file(s): read ${s.read} records, loaded ${s.loaded} events, ` +
+      `skipped ${Object.values(s.skipped).reduce((a, b) => a + b, 0)} (event kinds no analytic uses), ` +
+      `rejected ${s.rejectedTotal} in ${s.seconds.toFixed(1)} s; ` +
+      `${s.nodesCreated} nodes and ${s.relationshipsCreated} relationships created\n`,
+  );
+  for (const [fmt, n] of Object.entries(s.byFormat)) out.write(`  format ${fmt}: ${n} records\n`);
+  for (const [reason, n] of Object.entries(s.rejected)) out.write(`  rejected ${n}: ${reason}\n`);
+  if (s.rejectsPath) out.write(`  rejected records with file and line: ${s.rejectsPath}\n`);
+  for (const f of s.filesSkipped) out.write(`  not read: ${f.file}: ${f.reason}\n`);
+}
+
+async function runIngest(db: Db, inputs: string[], opts: { rejects?: string; batch?: string; volume?: string[] }) {
+  const volumeMap: Record<string, string> = {};
+  for (const v of opts.volume ?? []) {
+    const m = /^\\?(?:device\\)?(harddiskvolume\d+)=([a-z]:)$/i.exec(v);
+    if (!m) throw new LineageError('LH_ERR_INPUT', `--volume ${v}: expected harddiskvolumeN=X:`);
+    volumeMap[m[1]!.toLowerCase()] = m[2]!.toUpperCase();
+  }
+  const batch = opts.batch ? Number(opts.batch) : undefined;
+  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1))
+    throw new LineageError('LH_ERR_INPUT', `--batch ${opts.batch}: expected a positive integer`);
+  const rejectsPath = opts.rejects ?? join('rejects', `ingest-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
+  const tty = process.stderr.isTTY;
+  const summary = await ingest(db, inputs, {
+    rejectsPath,
+    volumeMap,
+    ...(batch ? { batchSize: batch } : {}),
+    onProgress: (p) => {
+      const line = `[${p.filesDone}/${p.filesTotal}] ${p.file}: ${p.read} records read, ${p.loaded} events loaded`;
+      process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+    },
+  });
+  if (tty) process.stderr.write('\n');
+  printSummary(summary);
+  return summary;
+}
+
+function parseParams(list: string[] | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const p of list ?? []) {
+    const i = p.indexOf('=');
+    if (i < 1) throw new LineageError('LH_ERR_BAD_PARAMETER', `--param ${p}: expected name=value`);
+    const raw = p.slice(i + 1);
+    let v: unknown;
+    try {
+      v = JSON.parse(raw);
+    } catch {
+      v = raw;
+    }
+    out[p.slice(0, i)] = v;
+  }
+  return out;
+}
+
+async function serve(db: Db, host: string, port: number): Promise<void> {
+  const app = await buildApp({ db, logger: { level: process.env.LOG_LEVEL ?? 'info' } });
+  await app.listen({ host, port });
+  const neo4jHttp = `http://127.0.0.1:${process.env.NEO4J_HTTP_PORT ?? 7474}/browser/`;
+  process.stdout.write(
+    `\nGraphQL API:   http://${host}:${port}/graphql\nGraphiQL:      http://${host}:${port}/graphiql\n` +
+      `Neo4j Browser: ${db.uri.includes('127.0.0.1') || db.uri.includes('localhost') ? neo4jHttp : '(your Neo4j server)'}` +
+      `  (connect to ${db.uri})\nPress Ctrl-C to stop.\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      app.close().then(() => resolve());
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(`${HELP}\n`);
+    return command ? 0 : 2;
+  }
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      rejects: { type: 'string' },
+      batch: { type: 'string' },
+      volume: { type: 'string', multiple: true },
+      analytic: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      param: { type: 'string', multiple: true },
+      alerts: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+  });
+
+  if (command === 'analytics') {
+    for (const a of loadAnalytics()) {
+      process.stdout.write(`${a.id}  ${a.name}  (${a.surface}, ${a.technique})\n  ${a.description}\n`);
+      for (const p of a.params)
+        process.stdout.write(`    ${p.name}: ${p.type} = ${JSON.stringify(p.default)}\n      ${p.description}\n`);
+    }
+    return 0;
+  }
+  if (command === 'params') {
+    const id = positionals[0];
+    if (!id) throw new LineageError('LH_ERR_INPUT', 'params needs an analytic id, e.g. params AN1314');
+    process.stdout.write(`${browserParams(getAnalytic(id), parseParams(values.param))}\n`);
+    return 0;
+  }
+
+  const cfg = loadConfig();
+  const known = ['migrate', 'ingest', 'hunt', 'serve', 'demo'];
+  if (!known.includes(command)) {
+    process.stderr.write(`unknown command ${command}\n${HELP}\n`);
+    return 2;
+  }
+  const db = await connect(cfg.neo4j);
+  try {
+    await migrate(db);
+    if (command === 'migrate') {
+      process.stdout.write(`graph model applied to ${db.uri}\n`);
+      return 0;
+    }
+    if (command === 'ingest') {
+      if (positionals.length === 0) throw new LineageError('LH_ERR_INPUT', 'ingest needs at least one input (or - for stdin)');
+      const s = await runIngest(db, positionals, values);
+      return s.rejectedTotal > 0 ? 1 : 0;
+    }
+    if (command === 'hunt') {
+      const results = values.analytic
+        ? [
+            await hunt(db, {
+              analytic: values.analytic,
+              params: parseParams(values.param),
+              ...(values.from ? { from: values.from } : {}),
+              ...(values.to ? { to: values.to } : {}),
+            }),
+          ]
+        : await huntAll(db, values.from, values.to);
+      for (const r of results) {
+        if (values.alerts) r.chains = r.chains.filter((c) => c.alert);
+        if (values.json) process.stdout.write(`${JSON.stringify({ analytic: r.analytic.id, params: r.params, chains: r.chains }, null, 2)}\n`);
+        else process.stdout.write(`${renderHunt(r, process.stdout.isTTY)}\n\n`);
+      }
+      return 0;
+    }
+    if (command === 'serve') {
+      await serve(db, cfg.api.host, cfg.api.port);
+      return 0;
+    }
+    // demo
+    process.stdout.write(`Loading the bundled sample ${SAMPLE}\n`);
+    await runIngest(db, [SAMPLE], values);
+    process.stdout.write('\nRunning every hunt over all time:\n\n');
+    for (const r of await huntAll(db)) process.stdout.write(`${renderHunt(r, process.stdout.isTTY)}\n\n`);
+    if (process.env.LH_DEMO_NO_SERVE === '1') return 0;
+    await serve(db, cfg.api.host, cfg.api.port);
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof LineageError) process.stderr.write(`error ${err.code}: ${err.message}\n`);
+    else process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -36,7 +36,10 @@ export function stubKey(host: string, ref: ProcessRef, caseInsensitive: boolean)
 
 export function normaliseGuid(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
-  const g = raw.trim().replace(/^\{|\}$/g, '').toLowerCase();
+  const g = raw
+    .trim()
+    .replace(/^\{|\}$/g, '')
+    .toLowerCase();
   return /^[0-9a-f-]{36}$/.test(g) && !/^0{8}-/.test(g) ? g : undefined;
 }
 
@@ -79,4 +82,5 @@ export function ipFacts(raw: string): IpFacts | undefined {
 }
 
 export const ipDestinationKey = (ip: string): string => `ip:${ip}`;
-export const domainDestinationKey = (domain: string): string => `dns:${domain.trim().replace(/\.$/, '').toLowerCase()}`;
+export const domainDestinationKey = (domain: string): string =>
+  `dns:${domain.trim().replace(/\.$/, '').toLowerCase()}`;

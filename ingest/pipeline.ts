@@ -4,7 +4,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Db } from '../src/db.ts';
 import type { CanonicalEvent } from './canonical.ts';
-import { type Format, type MapContext } from './formats/format.ts';
+import type { Format, MapContext } from './formats/format.ts';
 import { detectFormat, loadFormats } from './formats/index.ts';
 import { expandInputs, type InputFile, readInput } from './read.ts';
 import { writeBatch } from './writer.ts';
@@ -140,7 +140,13 @@ export async function ingest(db: Db, args: string[], opts: IngestOptions = {}): 
     // rerun (idempotent) completes it.
     await flush();
     filesDone++;
-    opts.onProgress?.({ file: input.path, filesDone, filesTotal: readable.length, read: summary.read, loaded: summary.loaded });
+    opts.onProgress?.({
+      file: input.path,
+      filesDone,
+      filesTotal: readable.length,
+      read: summary.read,
+      loaded: summary.loaded,
+    });
   }
   await flush();
   if (rejects) await new Promise<void>((ok) => rejects!.end(ok));

@@ -4,7 +4,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { glob } from 'tinyglobby';
 import yauzl from 'yauzl';
@@ -138,7 +138,12 @@ async function* recordsOf(stream: Readable, file: string): AsyncGenerator<RawRec
         doc = `${line}\n`;
         continue;
       }
-      yield { file, line: lineNo, error: `invalid JSON: ${(err as Error).message}`, raw: text.slice(0, 2000) };
+      yield {
+        file,
+        line: lineNo,
+        error: `invalid JSON: ${(err as Error).message}`,
+        raw: text.slice(0, 2000),
+      };
       mode = 'lines';
       continue;
     }
@@ -153,7 +158,12 @@ async function* recordsOf(stream: Readable, file: string): AsyncGenerator<RawRec
     try {
       value = JSON.parse(doc);
     } catch (err) {
-      yield { file, line: 1, error: `invalid JSON document: ${(err as Error).message}`, raw: doc.slice(0, 2000) };
+      yield {
+        file,
+        line: 1,
+        error: `invalid JSON document: ${(err as Error).message}`,
+        raw: doc.slice(0, 2000),
+      };
       return;
     }
     if (Array.isArray(value)) {
@@ -189,4 +199,3 @@ export const sizeOf = (input: InputFile): number => {
     return 0;
   }
 };
-

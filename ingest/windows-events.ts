@@ -36,7 +36,11 @@ const str = (v: unknown): string | undefined => {
 export function parsePid(v: unknown): number | undefined {
   const s = str(v);
   if (!s) return undefined;
-  const n = /^0x[0-9a-f]+$/i.test(s) ? Number.parseInt(s.slice(2), 16) : /^\d+$/.test(s) ? Number(s) : Number.NaN;
+  const n = /^0x[0-9a-f]+$/i.test(s)
+    ? Number.parseInt(s.slice(2), 16)
+    : /^\d+$/.test(s)
+      ? Number(s)
+      : Number.NaN;
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
@@ -70,9 +74,14 @@ function proto(v: unknown): string {
   return s ?? 'unknown';
 }
 
-function zoneIdentifier(contents: string | undefined): { zoneId?: number; hostUrl?: string; referrerUrl?: string } {
+function zoneIdentifier(contents: string | undefined): {
+  zoneId?: number;
+  hostUrl?: string;
+  referrerUrl?: string;
+} {
   if (!contents) return {};
-  const get = (k: string) => new RegExp(`${k}=([^\\r\\n]+)`, 'i').exec(contents)?.[1]?.trim();
+  // Values end at a line break or, where a pipeline flattened the stream, at whitespace.
+  const get = (k: string) => new RegExp(`(?:^|\\s)${k}=(\\S+)`, 'i').exec(contents)?.[1];
   const zone = get('ZoneId');
   const out: { zoneId?: number; hostUrl?: string; referrerUrl?: string } = {};
   if (zone && /^\d+$/.test(zone)) out.zoneId = Number(zone);
@@ -125,7 +134,8 @@ export function mapWindowsRecord(rec: WindowsRecord, opts: WindowsMapOptions): M
     switch (rec.eventId) {
       case 1: {
         const proc = sysmonProcess();
-        if (!proc.guid && proc.pid === undefined) return { ok: false, reason: 'Sysmon 1 without ProcessGuid or ProcessId' };
+        if (!proc.guid && proc.pid === undefined)
+          return { ok: false, reason: 'Sysmon 1 without ProcessGuid or ProcessId' };
         if (proc.pid === undefined) return { ok: false, reason: 'Sysmon 1 without ProcessId' };
         const commandLine = str(d.CommandLine);
         const currentDirectory = path(d.CurrentDirectory, user);
@@ -234,7 +244,8 @@ export function mapWindowsRecord(rec: WindowsRecord, opts: WindowsMapOptions): M
       case 4688: {
         const pid = parsePid(d.NewProcessId);
         const image = path(d.NewProcessName);
-        if (pid === undefined || !image) return { ok: false, reason: '4688 without NewProcessId or NewProcessName' };
+        if (pid === undefined || !image)
+          return { ok: false, reason: '4688 without NewProcessId or NewProcessName' };
         const subject = str(d.SubjectUserName);
         const target = str(d.TargetUserName);
         const domain = str(target ? d.TargetDomainName : d.SubjectDomainName);
@@ -266,7 +277,8 @@ export function mapWindowsRecord(rec: WindowsRecord, opts: WindowsMapOptions): M
       case 5156: {
         const dstIp = str(d.DestAddress);
         const pid = parsePid(d.ProcessId ?? d.ProcessID);
-        if (!dstIp || pid === undefined) return { ok: false, reason: '5156 without DestAddress or ProcessId' };
+        if (!dstIp || pid === undefined)
+          return { ok: false, reason: '5156 without DestAddress or ProcessId' };
         const dir = str(d.Direction);
         const outbound = dir === '%%14593' || /outbound/i.test(dir ?? '');
         const ref: ProcessRef = { pid };

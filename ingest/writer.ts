@@ -2,6 +2,9 @@
 // again changes nothing: nodes are merged on deterministic keys and every time-stamped edge carries
 // the event's key (unique per relationship type), so an event already written is never written twice.
 // Repeated connections are separate events and so separate edges.
+
+import type { Db } from '../src/db.ts';
+import { label, rel } from '../src/model.ts';
 import type {
   CanonicalEvent,
   DnsQueryEvent,
@@ -11,8 +14,6 @@ import type {
   ProcessRef,
   ProcessStartEvent,
 } from './canonical.ts';
-import type { Db } from '../src/db.ts';
-import { label, rel } from '../src/model.ts';
 import {
   appKey,
   domainDestinationKey,
@@ -35,6 +36,7 @@ const D = label('Destination');
 
 /** For processes known only by pid: a start time this early sorts below every real one. Pid-only
  * sources (Security) carry whole seconds, hence the 2 s tolerance on start times below. */
+// The JavaScript driver sends every number as a float: integers are cast with toInteger() here.
 const EPOCH = "datetime('1601-01-01T00:00:00Z')";
 
 interface RefRow {
@@ -66,7 +68,7 @@ function refRow(host: string, ref: ProcessRef, ci: boolean): RefRow {
  */
 const resolveProcess = (refField: string, timeField: string, exclude?: string) => `
 CALL (row${exclude ? `, ${exclude}` : ''}) {
-  OPTIONAL MATCH (c:${P} {host: row.host, pid: row.${refField}.pid})
+  OPTIONAL MATCH (c:${P} {host: row.host, pid: toInteger(row.${refField}.pid)})
   WHERE row.${refField}.key IS NULL${exclude ? ` AND c <> ${exclude}` : ''}
     AND coalesce(c.startTime, ${EPOCH}) <= datetime(row.${timeField}) + duration({seconds: 2})
     AND (row.${refField}.imageName IS NULL OR c.imageName IS NULL OR c.imageName = row.${refField}.imageName)
@@ -74,7 +76,7 @@ CALL (row${exclude ? `, ${exclude}` : ''}) {
 }
 WITH row, coalesce(row.${refField}.key, found.key, row.${refField}.stubKey) AS pk
 MERGE (p:${P} {key: pk})
-  ON CREATE SET p.host = row.host, p.pid = row.${refField}.pid, p.guid = row.${refField}.guid, p.stub = true
+  ON CREATE SET p.host = row.host, p.pid = toInteger(row.${refField}.pid), p.guid = row.${refField}.guid, p.stub = true
 SET p.image = coalesce(p.image, row.${refField}.image),
     p.imageName = coalesce(p.imageName, row.${refField}.imageName)
 WITH row, p
@@ -118,7 +120,7 @@ CALL (row) {
 WITH row, h, coalesce(same.key, row.key) AS k
 MERGE (p:${P} {key: k})
 SET p.host = row.host, p.stub = false,
-    p.guid = coalesce(p.guid, row.guid), p.pid = coalesce(p.pid, row.pid), p.pidKey = coalesce(p.pidKey, row.pidKey),
+    p.guid = coalesce(p.guid, row.guid), p.pid = coalesce(p.pid, toInteger(row.pid)), p.pidKey = coalesce(p.pidKey, row.pidKey),
     p.image = coalesce(p.image, row.image), p.imageName = coalesce(p.imageName, row.imageName),
     p.commandLine = coalesce(p.commandLine, row.commandLine), p.startTime = coalesce(p.startTime, datetime(row.time)),
     p.user = coalesce(p.user, row.user), p.integrity = coalesce(p.integrity, row.integrity),
@@ -173,9 +175,9 @@ const NETWORK = `
 UNWIND $rows AS row
 ${resolveProcess('proc', 'time')}
 MERGE (d:${D} {key: row.dst.key})
-  ON CREATE SET d.ip = row.dst.ip, d.ipNum = row.dst.ipNum, d.ipVersion = row.dst.version, d.scope = row.dst.scope
+  ON CREATE SET d.ip = row.dst.ip, d.ipNum = toInteger(row.dst.ipNum), d.ipVersion = toInteger(row.dst.version), d.scope = row.dst.scope
 WITH row, p, d
-${eventEdge('CONNECTED', 'p', 'd', 'row.eventKey', 'r.protocol = row.protocol, r.direction = row.direction, r.srcIp = row.srcIp, r.srcPort = row.srcPort, r.dstPort = row.dstPort, r.dstHostname = row.dstHostname')}
+${eventEdge('CONNECTED', 'p', 'd', 'row.eventKey', 'r.protocol = row.protocol, r.direction = row.direction, r.srcIp = row.srcIp, r.srcPort = toInteger(row.srcPort), r.dstPort = toInteger(row.dstPort), r.dstHostname = row.dstHostname')}
 RETURN count(*) AS n
 `;
 
@@ -188,7 +190,7 @@ ${eventEdge('RESOLVED', 'p', 'd', 'row.eventKey', 'r.answers = row.answers, r.st
 WITH row, d
 CALL (row, d) {
   UNWIND row.ips AS ip
-  MERGE (i:${D} {key: ip.key}) ON CREATE SET i.ip = ip.ip, i.ipNum = ip.ipNum, i.ipVersion = ip.version, i.scope = ip.scope
+  MERGE (i:${D} {key: ip.key}) ON CREATE SET i.ip = ip.ip, i.ipNum = toInteger(ip.ipNum), i.ipVersion = toInteger(ip.version), i.scope = ip.scope
   WITH row, d, i, ip
   ${eventEdge('RESOLVES_TO', 'd', 'i', "row.eventKey + '#' + ip.key", '', ', ip').trim()}
 }
@@ -201,7 +203,7 @@ ${resolveProcess('proc', 'time')}
 MERGE (f:${F} {key: row.fileKey}) ON CREATE SET f.host = row.host, f.path = row.path, f.name = row.name, f.ext = row.ext
 MERGE (f)-[:${rel('STORED_ON')}]->(h)
 SET f.motw = CASE WHEN row.zoneId IS NOT NULL THEN true ELSE f.motw END,
-    f.zoneId = coalesce(row.zoneId, f.zoneId), f.hostUrl = coalesce(row.hostUrl, f.hostUrl),
+    f.zoneId = coalesce(toInteger(row.zoneId), f.zoneId), f.hostUrl = coalesce(row.hostUrl, f.hostUrl),
     f.referrerUrl = coalesce(row.referrerUrl, f.referrerUrl)
 WITH row, p, f
 ${eventEdge(type, 'p', 'f', 'row.eventKey', 'r.stream = row.stream, r.contents = row.contents')}
@@ -226,7 +228,8 @@ const common = (e: CanonicalEvent) => ({
   eventCode: e.eventCode,
 });
 
-const ext = (name: string) => (name.includes('.') ? name.slice(name.lastIndexOf('.') + 1).toLowerCase() : null);
+const ext = (name: string) =>
+  name.includes('.') ? name.slice(name.lastIndexOf('.') + 1).toLowerCase() : null;
 
 function processRows(e: ProcessStartEvent) {
   const ci = e.caseInsensitivePaths;
@@ -283,7 +286,17 @@ function dnsRow(e: DnsQueryEvent) {
   const scope = domain === 'localhost' || domain.endsWith('.localhost') ? 'loopback' : 'public';
   const ips = e.answers.flatMap((a) => {
     const f = ipFacts(a);
-    return f ? [{ key: ipDestinationKey(f.ip), ip: f.ip, ipNum: f.ipNum ?? null, version: f.version, scope: f.scope }] : [];
+    return f
+      ? [
+          {
+            key: ipDestinationKey(f.ip),
+            ip: f.ip,
+            ipNum: f.ipNum ?? null,
+            version: f.version,
+            scope: f.scope,
+          },
+        ]
+      : [];
   });
   return {
     ...common(e),
@@ -331,8 +344,7 @@ export interface WriteCounts {
 /** Write one batch in one transaction (retried on transient errors). Process starts go first so the
  * network and file events of the same batch find the processes they belong to. */
 export async function writeBatch(db: Db, events: CanonicalEvent[]): Promise<WriteCounts> {
-  const seen = new Set<string>();
-  const unique = events.filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true)));
+  const unique = [...new Map(events.map((e) => [e.id, e])).values()];
   const procs = unique.filter((e): e is ProcessStartEvent => e.kind === 'process.start').map(processRows);
   // Reads in one statement do not see that statement's own writes, so sensors with process GUIDs go
   // first and pid-only sensors (Security 4688) second: the second statement then finds the first's nodes.
@@ -343,7 +355,10 @@ export async function writeBatch(db: Db, events: CanonicalEvent[]): Promise<Writ
     ['processParent', withGuid],
     ['processStart', pidOnly],
     ['processParent', pidOnly],
-    ...byIdentity('network', unique.filter((e): e is NetworkConnectionEvent => e.kind === 'network.connection').map(networkRow)),
+    ...byIdentity(
+      'network',
+      unique.filter((e): e is NetworkConnectionEvent => e.kind === 'network.connection').map(networkRow),
+    ),
     ['dns', unique.filter((e): e is DnsQueryEvent => e.kind === 'dns.query').map(dnsRow)],
     [
       'fileWrite',
@@ -365,4 +380,3 @@ export async function writeBatch(db: Db, events: CanonicalEvent[]): Promise<Writ
     return counts;
   });
 }
-

@@ -50,21 +50,35 @@ export function parseAnalytic(file: string, text: string): Analytic {
   const h = header(text, file);
   const need = (k: string): string => {
     const v = h[k];
-    if (typeof v !== 'string' || v.trim() === '') throw ERR.analyticFile(file, `header needs a string "${k}"`);
+    if (typeof v !== 'string' || v.trim() === '')
+      throw ERR.analyticFile(file, `header needs a string "${k}"`);
     return v.trim();
   };
   const rawParams = h.params;
-  if (typeof rawParams !== 'object' || rawParams === null) throw ERR.analyticFile(file, 'header needs "params"');
+  if (typeof rawParams !== 'object' || rawParams === null)
+    throw ERR.analyticFile(file, 'header needs "params"');
   const params: ParamSpec[] = Object.entries(rawParams as Record<string, Record<string, unknown>>).map(
     ([name, spec]) => {
       const type = spec?.type as ParamType;
-      if (!TYPES.has(type)) throw ERR.analyticFile(file, `parameter ${name} has unknown type ${String(type)}`);
-      if (typeof spec.description !== 'string') throw ERR.analyticFile(file, `parameter ${name} needs a description`);
+      if (!TYPES.has(type))
+        throw ERR.analyticFile(file, `parameter ${name} has unknown type ${String(type)}`);
+      if (typeof spec.description !== 'string')
+        throw ERR.analyticFile(file, `parameter ${name} needs a description`);
       return { name, type, default: spec.default, description: spec.description.trim() };
     },
   );
-  const known = new Set(['id', 'name', 'strategy', 'technique', 'surface', 'description', 'alertPolicy', 'params']);
-  for (const k of Object.keys(h)) if (!known.has(k)) throw ERR.analyticFile(file, `unknown header key "${k}"`);
+  const known = new Set([
+    'id',
+    'name',
+    'strategy',
+    'technique',
+    'surface',
+    'description',
+    'alertPolicy',
+    'params',
+  ]);
+  for (const k of Object.keys(h))
+    if (!known.has(k)) throw ERR.analyticFile(file, `unknown header key "${k}"`);
   const analytic: Analytic = {
     id: need('id'),
     name: need('name'),
@@ -108,10 +122,12 @@ function validateValue(a: Analytic, p: ParamSpec, v: unknown): unknown {
   const bad = (problem: string) => ERR.badParameter(a.id, p.name, problem);
   switch (p.type) {
     case 'Int':
-      if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(`must be an integer, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isInteger(v))
+        throw bad(`must be an integer, got ${JSON.stringify(v)}`);
       return v;
     case 'Float':
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`must be a number, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        throw bad(`must be a number, got ${JSON.stringify(v)}`);
       return v;
     case 'Boolean':
       if (typeof v !== 'boolean') throw bad(`must be true or false, got ${JSON.stringify(v)}`);
@@ -134,9 +150,11 @@ function validateValue(a: Analytic, p: ParamSpec, v: unknown): unknown {
 /** Defaults overlaid with overrides, each checked against its declared type; unknown names are refused. */
 export function resolveParams(a: Analytic, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const p of a.params) out[p.name] = validateValue(a, p, p.name in overrides ? overrides[p.name] : p.default);
+  for (const p of a.params)
+    out[p.name] = validateValue(a, p, p.name in overrides ? overrides[p.name] : p.default);
   for (const k of Object.keys(overrides))
-    if (!a.params.some((p) => p.name === k)) throw ERR.badParameter(a.id, k, 'is not a parameter of this analytic');
+    if (!a.params.some((p) => p.name === k))
+      throw ERR.badParameter(a.id, k, 'is not a parameter of this analytic');
   if (a.params.some((p) => p.name === 'maxDepth')) {
     const d = out.maxDepth as number;
     if (d < 1 || d > 6) throw ERR.badParameter(a.id, 'maxDepth', 'must be between 1 and 6');
@@ -216,7 +234,12 @@ function entity(n: unknown): EntityView | null {
   const node = n as RawNode;
   const p = node.properties;
   const name = (p.imageName ?? p.name ?? p.domain ?? p.ip ?? p.path ?? p.key) as string | undefined;
-  return { label: node.labels[0] ?? 'Node', key: String(p.key ?? ''), name: String(name ?? ''), properties: p };
+  return {
+    label: node.labels[0] ?? 'Node',
+    key: String(p.key ?? ''),
+    name: String(name ?? ''),
+    properties: p,
+  };
 }
 
 function evidence(x: Record<string, unknown>): EvidenceView {
@@ -235,12 +258,21 @@ function evidence(x: Record<string, unknown>): EvidenceView {
 
 /** Shape a raw chain map (as the .cypher files return it) for the API and the console. */
 export function chainView(raw: Record<string, unknown>): ChainView {
-  const list = (k: string) => (Array.isArray(raw[k]) ? (raw[k] as Record<string, unknown>[]) : []).map(evidence);
+  const list = (k: string) =>
+    (Array.isArray(raw[k]) ? (raw[k] as Record<string, unknown>[]) : [])
+      .map(evidence)
+      .sort(
+        (a, b) =>
+          (a.time ?? '').localeCompare(b.time ?? '') || (a.relation ?? '').localeCompare(b.relation ?? ''),
+      );
   const steps = [1, 2, 3, 4].map((step) => {
     const ev = list(`step${step}`);
     return { step, name: STEP_NAMES[step - 1]!, found: ev.length > 0, evidence: ev };
   });
-  const lineage = raw.lineage as { segments?: Array<{ start: unknown; end: unknown }>; start?: unknown } | null;
+  const lineage = raw.lineage as {
+    segments?: Array<{ start: unknown; end: unknown }>;
+    start?: unknown;
+  } | null;
   const nodes: EntityView[] = [];
   if (lineage?.segments?.length) {
     nodes.push(entity(lineage.segments[0]!.start)!);

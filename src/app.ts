@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import mercurius from 'mercurius';
-import { type Analytic, browserParams, hunt, loadAnalytics, getAnalytic } from './analytics.ts';
+import { type Analytic, browserParams, getAnalytic, hunt, loadAnalytics } from './analytics.ts';
 import type { Db } from './db.ts';
 import { LineageError } from './errors.ts';
 
@@ -34,7 +34,8 @@ const JSONScalar = new GraphQLScalarType({
 });
 
 const toIso = (v: unknown): string => {
-  if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) throw new TypeError(`not an ISO 8601 date-time: ${String(v)}`);
+  if (typeof v !== 'string' || Number.isNaN(Date.parse(v)))
+    throw new TypeError(`not an ISO 8601 date-time: ${String(v)}`);
   return new Date(Date.parse(v)).toISOString();
 };
 
@@ -78,12 +79,21 @@ export async function buildApp({ db, logger = false }: AppOptions): Promise<Fast
         },
         hunt: async (
           _: unknown,
-          args: { analytic: string; from?: string; to?: string; params?: Record<string, unknown>; alertsOnly?: boolean },
+          args: {
+            analytic: string;
+            from?: string;
+            to?: string;
+            params?: Record<string, unknown>;
+            alertsOnly?: boolean;
+          },
         ) => {
           try {
             getAnalytic(args.analytic);
             if (args.params !== undefined && (typeof args.params !== 'object' || Array.isArray(args.params)))
-              throw new LineageError('LH_ERR_BAD_PARAMETER', 'params must be a JSON object of parameter names to values');
+              throw new LineageError(
+                'LH_ERR_BAD_PARAMETER',
+                'params must be a JSON object of parameter names to values',
+              );
             const r = await hunt(db, {
               analytic: args.analytic,
               ...(args.from ? { from: args.from } : {}),

@@ -1,7 +1,7 @@
 // lineage-hunter command line: migrate, ingest, hunt, analytics, params, serve, demo.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ingest, type IngestSummary } from '../ingest/pipeline.ts';
+import { type IngestSummary, ingest } from '../ingest/pipeline.ts';
 import { browserParams, getAnalytic, hunt, huntAll, loadAnalytics } from './analytics.ts';
 import { buildApp } from './app.ts';
 import { loadConfig, ROOT } from './config.ts';
@@ -47,7 +47,11 @@ function printSummary(s: IngestSummary): void {
   for (const f of s.filesSkipped) out.write(`  not read: ${f.file}: ${f.reason}\n`);
 }
 
-async function runIngest(db: Db, inputs: string[], opts: { rejects?: string; batch?: string; volume?: string[] }) {
+async function runIngest(
+  db: Db,
+  inputs: string[],
+  opts: { rejects?: string; batch?: string; volume?: string[] },
+) {
   const volumeMap: Record<string, string> = {};
   for (const v of opts.volume ?? []) {
     const m = /^\\?(?:device\\)?(harddiskvolume\d+)=([a-z]:)$/i.exec(v);
@@ -57,7 +61,8 @@ async function runIngest(db: Db, inputs: string[], opts: { rejects?: string; bat
   const batch = opts.batch ? Number(opts.batch) : undefined;
   if (batch !== undefined && (!Number.isInteger(batch) || batch < 1))
     throw new LineageError('LH_ERR_INPUT', `--batch ${opts.batch}: expected a positive integer`);
-  const rejectsPath = opts.rejects ?? join('rejects', `ingest-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
+  const rejectsPath =
+    opts.rejects ?? join('rejects', `ingest-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
   const tty = process.stderr.isTTY;
   const summary = await ingest(db, inputs, {
     rejectsPath,
@@ -134,7 +139,9 @@ async function main(argv: string[]): Promise<number> {
     for (const a of loadAnalytics()) {
       process.stdout.write(`${a.id}  ${a.name}  (${a.surface}, ${a.technique})\n  ${a.description}\n`);
       for (const p of a.params)
-        process.stdout.write(`    ${p.name}: ${p.type} = ${JSON.stringify(p.default)}\n      ${p.description}\n`);
+        process.stdout.write(
+          `    ${p.name}: ${p.type} = ${JSON.stringify(p.default)}\n      ${p.description}\n`,
+        );
     }
     return 0;
   }
@@ -159,7 +166,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'ingest') {
-      if (positionals.length === 0) throw new LineageError('LH_ERR_INPUT', 'ingest needs at least one input (or - for stdin)');
+      if (positionals.length === 0)
+        throw new LineageError('LH_ERR_INPUT', 'ingest needs at least one input (or - for stdin)');
       const s = await runIngest(db, positionals, values);
       return s.rejectedTotal > 0 ? 1 : 0;
     }
@@ -176,7 +184,10 @@ async function main(argv: string[]): Promise<number> {
         : await huntAll(db, values.from, values.to);
       for (const r of results) {
         if (values.alerts) r.chains = r.chains.filter((c) => c.alert);
-        if (values.json) process.stdout.write(`${JSON.stringify({ analytic: r.analytic.id, params: r.params, chains: r.chains }, null, 2)}\n`);
+        if (values.json)
+          process.stdout.write(
+            `${JSON.stringify({ analytic: r.analytic.id, params: r.params, chains: r.chains }, null, 2)}\n`,
+          );
         else process.stdout.write(`${renderHunt(r, process.stdout.isTTY)}\n\n`);
       }
       return 0;

@@ -30,7 +30,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!password) throw ERR.config('NEO4J_PASSWORD is not set (put it in .env or the environment)');
   const uri = env.NEO4J_URI;
   const port = Number(get('LH_API_PORT') ?? 4000);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw ERR.config(`LH_API_PORT ${get('LH_API_PORT')} is not a port`);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535)
+    throw ERR.config(`LH_API_PORT ${get('LH_API_PORT')} is not a port`);
   return Object.freeze({
     neo4j: {
       uri: uri ?? `bolt://127.0.0.1:${get('NEO4J_BOLT_PORT') ?? 7687}`,

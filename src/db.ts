@@ -1,5 +1,10 @@
 // The one place a Neo4j driver is made. Everything else receives a Db.
-import neo4j, { type Driver, type ManagedTransaction, type QueryResult, type RecordShape } from 'neo4j-driver';
+import neo4j, {
+  type Driver,
+  type ManagedTransaction,
+  type QueryResult,
+  type RecordShape,
+} from 'neo4j-driver';
 import type { Config } from './config.ts';
 import { ERR } from './errors.ts';
 
@@ -7,8 +12,14 @@ export interface Db {
   driver: Driver;
   database: string | undefined;
   uri: string;
-  read<T extends RecordShape = RecordShape>(cypher: string, params?: Record<string, unknown>): Promise<QueryResult<T>>;
-  write<T extends RecordShape = RecordShape>(cypher: string, params?: Record<string, unknown>): Promise<QueryResult<T>>;
+  read<T extends RecordShape = RecordShape>(
+    cypher: string,
+    params?: Record<string, unknown>,
+  ): Promise<QueryResult<T>>;
+  write<T extends RecordShape = RecordShape>(
+    cypher: string,
+    params?: Record<string, unknown>,
+  ): Promise<QueryResult<T>>;
   /** Run work in one write transaction; transient errors (leader switch, deadlock, restart) are retried. */
   writeTx<T>(work: (tx: ManagedTransaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -39,8 +50,10 @@ export async function connect(cfg: Config['neo4j']): Promise<Db> {
     driver,
     database: db,
     uri: cfg.uri,
-    read: (cypher, params = {}) => driver.executeQuery(cypher, params, { routing: 'READ', ...(db ? { database: db } : {}) }),
-    write: (cypher, params = {}) => driver.executeQuery(cypher, params, { routing: 'WRITE', ...(db ? { database: db } : {}) }),
+    read: (cypher, params = {}) =>
+      driver.executeQuery(cypher, params, { routing: 'READ', ...(db ? { database: db } : {}) }),
+    write: (cypher, params = {}) =>
+      driver.executeQuery(cypher, params, { routing: 'WRITE', ...(db ? { database: db } : {}) }),
     async writeTx(work) {
       const session = driver.session(sessionOpts('WRITE'));
       try {

@@ -23,7 +23,17 @@ export const MODEL: GraphModel = Object.freeze(
   JSON.parse(readFileSync(new URL('../schema/graph-model.json', import.meta.url), 'utf8')) as GraphModel,
 );
 
-export type Label = 'Host' | 'User' | 'App' | 'Process' | 'File' | 'Destination' | 'Container' | 'Instance' | 'Image' | 'Alert';
+export type Label =
+  | 'Host'
+  | 'User'
+  | 'App'
+  | 'Process'
+  | 'File'
+  | 'Destination'
+  | 'Container'
+  | 'Instance'
+  | 'Image'
+  | 'Alert';
 
 const IDENT = /^[A-Za-z][A-Za-z0-9_]*$/;
 
@@ -33,7 +43,8 @@ export function label(name: Label): string {
 }
 
 export function rel(name: string): string {
-  if (!MODEL.relationships[name] || !IDENT.test(name)) throw new Error(`relationship ${name} is not in the graph model`);
+  if (!MODEL.relationships[name] || !IDENT.test(name))
+    throw new Error(`relationship ${name} is not in the graph model`);
   return name;
 }
 
@@ -42,17 +53,23 @@ export function schemaStatements(model: GraphModel = MODEL): string[] {
   const out: string[] = [];
   for (const [name, spec] of Object.entries(model.nodes)) {
     if (!IDENT.test(name)) throw new Error(`bad label ${name} in graph model`);
-    out.push(`CREATE CONSTRAINT ${name.toLowerCase()}_key IF NOT EXISTS FOR (n:${name}) REQUIRE n.key IS UNIQUE`);
+    out.push(
+      `CREATE CONSTRAINT ${name.toLowerCase()}_key IF NOT EXISTS FOR (n:${name}) REQUIRE n.key IS UNIQUE`,
+    );
     for (const prop of spec.indexes) {
       if (!IDENT.test(prop)) throw new Error(`bad property ${prop} in graph model`);
-      out.push(`CREATE INDEX ${name.toLowerCase()}_${prop.toLowerCase()} IF NOT EXISTS FOR (n:${name}) ON (n.${prop})`);
+      out.push(
+        `CREATE INDEX ${name.toLowerCase()}_${prop.toLowerCase()} IF NOT EXISTS FOR (n:${name}) ON (n.${prop})`,
+      );
     }
   }
   for (const [name, spec] of Object.entries(model.relationships)) {
     if (!IDENT.test(name)) throw new Error(`bad relationship type ${name} in graph model`);
     if (!spec.timestamped) continue;
     const low = name.toLowerCase();
-    out.push(`CREATE CONSTRAINT ${low}_event IF NOT EXISTS FOR ()-[r:${name}]-() REQUIRE r.eventKey IS UNIQUE`);
+    out.push(
+      `CREATE CONSTRAINT ${low}_event IF NOT EXISTS FOR ()-[r:${name}]-() REQUIRE r.eventKey IS UNIQUE`,
+    );
     out.push(`CREATE INDEX ${low}_time IF NOT EXISTS FOR ()-[r:${name}]-() ON (r.time)`);
   }
   return out;

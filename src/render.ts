@@ -19,12 +19,18 @@ function delta(from: string, to: string | null): string {
   return ` (${s >= 0 ? '+' : ''}${s.toFixed(1)} s)`;
 }
 
-const SENSORS: Record<string, string> = { 'Microsoft-Windows-Sysmon': 'Sysmon', 'Microsoft-Windows-Security-Auditing': 'Security' };
+const SENSORS: Record<string, string> = {
+  'Microsoft-Windows-Sysmon': 'Sysmon',
+  'Microsoft-Windows-Security-Auditing': 'Security',
+};
 
 function sensor(ev: EvidenceView): string {
   const p = ev.relationProperties;
   if (!p.provider) return '';
-  return ` [${SENSORS[String(p.provider)] ?? String(p.provider)} ${String(p.eventCode ?? '')}]`.replace(' ]', ']');
+  return ` [${SENSORS[String(p.provider)] ?? String(p.provider)} ${String(p.eventCode ?? '')}]`.replace(
+    ' ]',
+    ']',
+  );
 }
 
 function target(ev: EvidenceView): string {
@@ -86,8 +92,13 @@ export function renderChain(c: ChainView, color = false): string {
     if (ev.process) node(ev.process).notes.push(`[${step}] ${text}`);
   };
   for (const ev of c.steps[0]!.evidence)
-    hang(1, ev, ev.relation ? `opened ${target(ev)}${sensor(ev)}` : 'started with a document or link argument');
-  for (const ev of c.steps[1]!.evidence) hang(2, ev, `${ev.what}: ${target(ev)} ${hms(ev.time)}${sensor(ev)}`);
+    hang(
+      1,
+      ev,
+      ev.relation ? `opened ${target(ev)}${sensor(ev)}` : 'started with a document or link argument',
+    );
+  for (const ev of c.steps[1]!.evidence)
+    hang(2, ev, `${ev.what}: ${target(ev)} ${hms(ev.time)}${sensor(ev)}`);
   for (const ev of c.steps[3]!.evidence)
     hang(
       4,
@@ -102,8 +113,9 @@ export function renderChain(c: ChainView, color = false): string {
     const head = `${proc(n.entity)}${cmd ? `  ${clip(String(cmd).replace(/\s+/g, ' '), 90)}` : ''}`;
     lines.push(`${prefix}${top ? '' : last ? '└─ ' : '├─ '}${head}`);
     const inner = top ? `${prefix}` : `${prefix}${last ? '   ' : '│  '}`;
-    for (const note of [...new Set(n.notes)]) lines.push(`${inner}${n.children.length ? '│' : ' '}    · ${note}`);
-    n.children.forEach((ch, i) => walk(ch, inner, i === n.children.length - 1, false));
+    for (const note of [...new Set(n.notes)])
+      lines.push(`${inner}${n.children.length ? '│' : ' '}    · ${note}`);
+    for (const [i, ch] of n.children.entries()) walk(ch, inner, i === n.children.length - 1, false);
   };
   walk(root, '  ', true, true);
 

@@ -1,7 +1,7 @@
 // OTRF Security-Datasets JSON lines: NXLog-flattened Windows events (EventData fields at the top level).
 // Sysmon carries UtcTime; Security events only carry EventTime in the host's local time, so the host's
 // UTC offset is recovered from @timestamp (UTC, at the collector) against EventReceivedTime (local).
-import { SECURITY, SYSMON, mapWindowsRecord } from '../windows-events.ts';
+import { mapWindowsRecord, SECURITY, SYSMON } from '../windows-events.ts';
 import { type Format, isObject } from './format.ts';
 
 const LOCAL = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})$/;

@@ -164,9 +164,19 @@ export function resolveParams(a: Analytic, overrides: Record<string, unknown> = 
   return out;
 }
 
+/** A Cypher literal: maps with bare keys, JSON-escaped strings (JSON's escapes are Cypher's too). */
+function cypherLiteral(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(cypherLiteral).join(', ')}]`;
+  if (v !== null && typeof v === 'object')
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `\`${k.replaceAll('`', '``')}\``}: ${cypherLiteral(x)}`)
+      .join(', ')}}`;
+  return JSON.stringify(v);
+}
+
 /** A Neo4j Browser ":params" line with every parameter, for pasting the analytic by hand. */
 export function browserParams(a: Analytic, overrides: Record<string, unknown> = {}): string {
-  return `:params ${JSON.stringify(resolveParams(a, overrides))}`;
+  return `:params ${cypherLiteral(resolveParams(a, overrides))}`;
 }
 
 export interface EntityView {

@@ -8,6 +8,7 @@ import { loadConfig, ROOT } from './config.ts';
 import { connect, type Db } from './db.ts';
 import { LineageError } from './errors.ts';
 import { migrate } from './migrate.ts';
+import { modelMarkdown } from './model.ts';
 import { renderHunt } from './render.ts';
 
 const HELP = `usage: npm run cli -- <command> [options]
@@ -26,6 +27,7 @@ commands:
       --json                   print JSON instead of trees
   analytics                    list analytics and their parameters
   params <id>                  print a Neo4j Browser :params line for an analytic
+  model                        print the graph model (labels, keys, relationships) as Markdown
   serve                        serve the GraphQL API (GraphiQL at /graphiql)
   demo                         migrate, load the bundled sample, hunt, print the chains, serve the API
 
@@ -143,6 +145,10 @@ async function main(argv: string[]): Promise<number> {
           `    ${p.name}: ${p.type} = ${JSON.stringify(p.default)}\n      ${p.description}\n`,
         );
     }
+    return 0;
+  }
+  if (command === 'model') {
+    process.stdout.write(`${modelMarkdown()}\n`);
     return 0;
   }
   if (command === 'params') {

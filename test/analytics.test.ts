@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { loadAnalytics, resolveParams } from '../src/analytics.ts';
+import { browserParams, loadAnalytics, resolveParams } from '../src/analytics.ts';
 import type { Db } from '../src/db.ts';
 import { FIXTURES, testDb } from './helpers.ts';
 
@@ -31,5 +31,12 @@ for (const a of loadAnalytics()) {
     assert.ok(files.some((f) => f.startsWith('hit-')) && files.some((f) => f.startsWith('miss-')));
     const expect = JSON.parse(readFileSync(join(dir, 'expect.json'), 'utf8')) as Record<string, unknown>;
     assert.deepEqual(Object.keys(expect).sort(), files.sort(), 'every fixture has an expectation');
+  });
+
+  test(`${a.id}: the Browser :params line is a Cypher map of exactly the defaults`, async () => {
+    const line = browserParams(a);
+    assert.ok(line.startsWith(':params {'));
+    const res = await db.read(`RETURN ${line.slice(':params '.length)} AS p`);
+    assert.deepEqual(res.records[0]!.get('p'), resolveParams(a));
   });
 }

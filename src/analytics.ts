@@ -169,7 +169,10 @@ function cypherLiteral(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(cypherLiteral).join(', ')}]`;
   if (v !== null && typeof v === 'object')
     return `{${Object.entries(v)
-      .map(([k, x]) => `${/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `\`${k.replaceAll('`', '``')}\``}: ${cypherLiteral(x)}`)
+      .map(
+        ([k, x]) =>
+          `${/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `\`${k.replaceAll('`', '``')}\``}: ${cypherLiteral(x)}`,
+      )
       .join(', ')}}`;
   return JSON.stringify(v);
 }

@@ -77,7 +77,8 @@ export function schemaStatements(model: GraphModel = MODEL): string[] {
 
 /** The model as Markdown tables, for the README (a test keeps the two in step). */
 export function modelMarkdown(model: GraphModel = MODEL): string {
-  const row = (cells: string[]) => `| ${cells.map((c) => c.replaceAll('\\', '\\\\').replaceAll('|', '\\|')).join(' | ')} |`;
+  const row = (cells: string[]) =>
+    `| ${cells.map((c) => c.replaceAll('\\', '\\\\').replaceAll('|', '\\|')).join(' | ')} |`;
   const lines = ['| label | key | what it is |', '|---|---|---|'];
   for (const [name, s] of Object.entries(model.nodes)) lines.push(row([name, s.key, s.description]));
   lines.push('', '| relationship | from → to | time-stamped | meaning |', '|---|---|---|---|');

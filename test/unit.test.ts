@@ -124,5 +124,9 @@ test("the README's model tables are the model's", async () => {
   const { modelMarkdown } = await import('../src/model.ts');
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   const section = readme.split('<!-- model:start -->\n')[1]?.split('<!-- model:end -->')[0]?.trim();
-  assert.equal(section, modelMarkdown(), 'run: npm run cli -- model, and paste it between the README markers');
+  assert.equal(
+    section,
+    modelMarkdown(),
+    'run: npm run cli -- model, and paste it between the README markers',
+  );
 });

@@ -3,6 +3,7 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Db } from '../src/db.ts';
+import { log } from '../src/log.ts';
 import type { CanonicalEvent } from './canonical.ts';
 import type { Format, MapContext } from './formats/format.ts';
 import { detectFormat, loadFormats } from './formats/index.ts';
@@ -140,6 +141,7 @@ export async function ingest(db: Db, args: string[], opts: IngestOptions = {}): 
     // rerun (idempotent) completes it.
     await flush();
     filesDone++;
+    log.debug({ file: input.path, read: summary.read, loaded: summary.loaded }, 'file ingested');
     opts.onProgress?.({
       file: input.path,
       filesDone,
@@ -151,5 +153,15 @@ export async function ingest(db: Db, args: string[], opts: IngestOptions = {}): 
   await flush();
   if (rejects) await new Promise<void>((ok) => rejects!.end(ok));
   summary.seconds = (Date.now() - started) / 1000;
+  log.info(
+    {
+      files: summary.files,
+      read: summary.read,
+      loaded: summary.loaded,
+      rejected: summary.rejectedTotal,
+      seconds: summary.seconds,
+    },
+    'ingest finished',
+  );
   return summary;
 }

@@ -1,6 +1,6 @@
 // The API as a Fastify plugin that never listens (tests use app.inject(); src/cli.ts listens).
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import mercurius from 'mercurius';
 import { type Analytic, browserParams, getAnalytic, hunt, loadAnalytics } from './analytics.ts';
@@ -60,11 +60,12 @@ const analyticView = (a: Analytic) => ({
 
 export interface AppOptions {
   db: Db;
-  logger?: boolean | object;
+  /** A pino logger for request logs (src/log.ts writes JSON to stderr); none by default. */
+  logger?: FastifyBaseLogger;
 }
 
-export async function buildApp({ db, logger = false }: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger });
+export async function buildApp({ db, logger }: AppOptions): Promise<FastifyInstance> {
+  const app = (logger ? Fastify({ loggerInstance: logger }) : Fastify()) as unknown as FastifyInstance;
   await app.register(mercurius, {
     schema: SCHEMA,
     graphiql: true,

@@ -7,6 +7,7 @@ import { buildApp } from './app.ts';
 import { loadConfig, ROOT } from './config.ts';
 import { connect, type Db } from './db.ts';
 import { LineageError } from './errors.ts';
+import { log } from './log.ts';
 import { migrate } from './migrate.ts';
 import { modelMarkdown } from './model.ts';
 import { renderHunt } from './render.ts';
@@ -98,7 +99,7 @@ function parseParams(list: string[] | undefined): Record<string, unknown> {
 }
 
 async function serve(db: Db, host: string, port: number): Promise<void> {
-  const app = await buildApp({ db, logger: { level: process.env.LOG_LEVEL ?? 'info' } });
+  const app = await buildApp({ db, logger: log });
   await app.listen({ host, port });
   const neo4jHttp = `http://127.0.0.1:${process.env.NEO4J_HTTP_PORT ?? 7474}/browser/`;
   process.stdout.write(

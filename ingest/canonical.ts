@@ -33,7 +33,8 @@ interface EventBase {
 
 export interface ProcessStartEvent extends EventBase {
   kind: 'process.start';
-  process: ProcessRef & { pid: number };
+  /** Has a guid or a pid (or both), and its startTime. */
+  process: ProcessRef & { startTime: string };
   parent: ProcessRef;
   userSid?: string;
   integrity?: string;

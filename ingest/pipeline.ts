@@ -30,6 +30,8 @@ export interface IngestProgress {
 export interface IngestSummary {
   files: number;
   filesSkipped: Array<{ file: string; reason: string }>;
+  /** Files that failed part-way or could not be opened. */
+  filesFailed: Array<{ file: string; reason: string }>;
   read: number;
   /** Canonical events written (one record may yield none or several). */
   loaded: number;
@@ -52,6 +54,7 @@ export async function ingest(db: Db, args: string[], opts: IngestOptions = {}): 
   const summary: IngestSummary = {
     files: 0,
     filesSkipped: [],
+    filesFailed: [],
     read: 0,
     loaded: 0,
     skipped: {},
@@ -96,46 +99,54 @@ export async function ingest(db: Db, args: string[], opts: IngestOptions = {}): 
   for (const input of readable) {
     summary.files++;
     let last: Format | undefined;
-    for await (const rec of readInput(input)) {
-      summary.read++;
-      if (rec.error) {
-        reject(rec.file, rec.line, rec.error.replace(/:.*/, ''), rec.raw ?? '');
-        continue;
+    try {
+      for await (const rec of readInput(input)) {
+        summary.read++;
+        if (rec.error) {
+          reject(rec.file, rec.line, rec.error.replace(/:.*/, ''), rec.raw ?? '');
+          continue;
+        }
+        const fmt = last?.detect(rec.value) ? last : detectFormat(formats, rec.value);
+        if (!fmt) {
+          reject(rec.file, rec.line, 'no format recognises the record', rec.value);
+          continue;
+        }
+        last = fmt;
+        const ctx: MapContext = { file: rec.file, line: rec.line, volumeMap: opts.volumeMap ?? {} };
+        let result: ReturnType<Format['map']>;
+        try {
+          result = fmt.map(rec.value, ctx);
+        } catch (err) {
+          result = { ok: false, reason: `${fmt.name} failed: ${(err as Error).message}` };
+        }
+        if (result.ok === 'skip') {
+          summary.skipped[result.reason] = (summary.skipped[result.reason] ?? 0) + 1;
+          continue;
+        }
+        if (!result.ok) {
+          reject(rec.file, rec.line, result.reason, rec.value);
+          continue;
+        }
+        summary.byFormat[fmt.name] = (summary.byFormat[fmt.name] ?? 0) + 1;
+        batch.push(...result.events);
+        if (batch.length >= batchSize) await flush();
+        if (opts.onProgress && Date.now() - lastProgress > 1000) {
+          lastProgress = Date.now();
+          opts.onProgress({
+            file: input.path,
+            filesDone,
+            filesTotal: readable.length,
+            read: summary.read,
+            loaded: summary.loaded + batch.length,
+          });
+        }
       }
-      const fmt = last?.detect(rec.value) ? last : detectFormat(formats, rec.value);
-      if (!fmt) {
-        reject(rec.file, rec.line, 'no format recognises the record', rec.value);
-        continue;
-      }
-      last = fmt;
-      const ctx: MapContext = { file: rec.file, line: rec.line, volumeMap: opts.volumeMap ?? {} };
-      let result: ReturnType<Format['map']>;
-      try {
-        result = fmt.map(rec.value, ctx);
-      } catch (err) {
-        result = { ok: false, reason: `${fmt.name} failed: ${(err as Error).message}` };
-      }
-      if (result.ok === 'skip') {
-        summary.skipped[result.reason] = (summary.skipped[result.reason] ?? 0) + 1;
-        continue;
-      }
-      if (!result.ok) {
-        reject(rec.file, rec.line, result.reason, rec.value);
-        continue;
-      }
-      summary.byFormat[fmt.name] = (summary.byFormat[fmt.name] ?? 0) + 1;
-      batch.push(...result.events);
-      if (batch.length >= batchSize) await flush();
-      if (opts.onProgress && Date.now() - lastProgress > 1000) {
-        lastProgress = Date.now();
-        opts.onProgress({
-          file: input.path,
-          filesDone,
-          filesTotal: readable.length,
-          read: summary.read,
-          loaded: summary.loaded + batch.length,
-        });
-      }
+    } catch (err) {
+      // A file that cannot be opened or decoded (a broken archive, a read error) is reported and the
+      // other inputs still load; what was read from it before the error is kept.
+      const reason = `file could not be read: ${(err as Error).message}`;
+      summary.filesFailed.push({ file: input.path, reason });
+      reject(input.path, 0, 'file could not be read', reason);
     }
     // Each file ends committed, so an interrupted run loses at most the file in progress, and a
     // rerun (idempotent) completes it.

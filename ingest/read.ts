@@ -7,8 +7,9 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { glob } from 'tinyglobby';
-import yauzl from 'yauzl';
 import { ERR } from '../src/errors.ts';
+import { xmlEventRecords } from './xml-events.ts';
+import { zipEntries } from './zip.ts';
 
 export interface RawRecord {
   /** File (and zip entry) the record came from. */
@@ -27,7 +28,7 @@ export interface InputFile {
   unsupported?: string;
 }
 
-const READABLE = new Set(['.json', '.jsonl', '.ndjson', '.log', '.txt', '.zip', '.gz']);
+const READABLE = new Set(['.json', '.jsonl', '.ndjson', '.log', '.txt', '.xml', '.zip', '.gz']);
 const KNOWN_OTHER: Record<string, string> = {
   '.evtx': 'binary EVTX is not read yet (convert with evtx_dump to JSON, or see the EVTX reader issue)',
 };
@@ -71,44 +72,6 @@ export async function expandInputs(args: string[]): Promise<InputFile[]> {
     if (READABLE.has(ext)) return { path };
     return { path, unsupported: KNOWN_OTHER[ext] ?? `not a telemetry file (${ext || 'no extension'})` };
   });
-}
-
-async function* zipEntries(path: string): AsyncGenerator<{ name: string; stream: Readable }> {
-  const zip = await new Promise<yauzl.ZipFile>((ok, fail) =>
-    yauzl.open(path, { lazyEntries: true, autoClose: true }, (err, z) => (err ? fail(err) : ok(z))),
-  );
-  const next = () =>
-    new Promise<yauzl.Entry | null>((ok, fail) => {
-      const onEntry = (e: yauzl.Entry) => {
-        cleanup();
-        ok(e);
-      };
-      const onEnd = () => {
-        cleanup();
-        ok(null);
-      };
-      const onError = (e: Error) => {
-        cleanup();
-        fail(e);
-      };
-      const cleanup = () => {
-        zip.off('entry', onEntry);
-        zip.off('end', onEnd);
-        zip.off('error', onError);
-      };
-      zip.on('entry', onEntry);
-      zip.on('end', onEnd);
-      zip.on('error', onError);
-      zip.readEntry();
-    });
-  for (let entry = await next(); entry; entry = await next()) {
-    if (entry.fileName.endsWith('/')) continue;
-    const e = entry;
-    const stream = await new Promise<Readable>((ok, fail) =>
-      zip.openReadStream(e, (err, s) => (err ? fail(err) : ok(s))),
-    );
-    yield { name: e.fileName, stream: e.fileName.endsWith('.gz') ? stream.pipe(createGunzip()) : stream };
-  }
 }
 
 /** Records of one text stream: JSON lines, or one JSON document when the first line is not JSON. */
@@ -183,12 +146,16 @@ export async function* readInput(input: InputFile): AsyncGenerator<RawRecord> {
   const lower = path.toLowerCase();
   if (lower.endsWith('.zip')) {
     for await (const entry of zipEntries(resolve(path))) {
-      yield* recordsOf(entry.stream, `${path}!${entry.name}`);
+      const name = `${path}!${entry.name}`;
+      if (/\.xml(\.gz)?$/i.test(entry.name)) yield* xmlEventRecords(entry.stream, name);
+      else yield* recordsOf(entry.stream, name);
     }
     return;
   }
   const stream = createReadStream(path);
-  yield* recordsOf(lower.endsWith('.gz') ? stream.pipe(createGunzip()) : stream, path);
+  const text = lower.endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
+  if (/\.xml(\.gz)?$/.test(lower)) yield* xmlEventRecords(text, path);
+  else yield* recordsOf(text, path);
 }
 
 export const sizeOf = (input: InputFile): number => {

@@ -60,9 +60,13 @@ export function sysmonUtc(v: unknown): string | undefined {
   return Number.isNaN(Date.parse(iso)) ? undefined : iso;
 }
 
+/** An ISO-ish time to ISO UTC; Windows SystemTime carries no zone and is UTC. */
 export function isoUtc(v: unknown): string | undefined {
-  const s = str(v);
+  let s = str(v);
   if (!s) return undefined;
+  s = s.replace(/^(\d{4}-\d{2}-\d{2}) /, '$1T');
+  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(s)) s += 'Z';
+  s = s.replace(/(\.\d{3})\d+/, '$1');
   const t = Date.parse(s);
   return Number.isNaN(t) ? undefined : new Date(t).toISOString();
 }
@@ -134,9 +138,9 @@ export function mapWindowsRecord(rec: WindowsRecord, opts: WindowsMapOptions): M
     switch (rec.eventId) {
       case 1: {
         const proc = sysmonProcess();
+        // Some forwarders drop fields (OTRF's NXLog records can lack ProcessId): a GUID alone identifies.
         if (!proc.guid && proc.pid === undefined)
           return { ok: false, reason: 'Sysmon 1 without ProcessGuid or ProcessId' };
-        if (proc.pid === undefined) return { ok: false, reason: 'Sysmon 1 without ProcessId' };
         const commandLine = str(d.CommandLine);
         const currentDirectory = path(d.CurrentDirectory, user);
         const parent: ProcessRef = {};
@@ -153,7 +157,7 @@ export function mapWindowsRecord(rec: WindowsRecord, opts: WindowsMapOptions): M
         const ev: CanonicalEvent = {
           ...base,
           kind: 'process.start',
-          process: { ...proc, pid: proc.pid, startTime: time, ...(commandLine ? { commandLine } : {}) },
+          process: { ...proc, startTime: time, ...(commandLine ? { commandLine } : {}) },
           parent,
           openedFiles: filesOnCommandLine(commandLine, {
             ...(user ? { user } : {}),

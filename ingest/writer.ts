@@ -240,7 +240,7 @@ function processRows(e: ProcessStartEvent) {
     key: processKey(e.host, ref)!,
     pidKey: pidKey(e.host, ref) ?? null,
     guid: ref.guid ?? null,
-    pid: ref.pid,
+    pid: ref.pid ?? null,
     image: ref.image ?? null,
     imageName: imageName(ref.image) ?? null,
     appKey: ref.image ? appKey(ref.image, ci) : null,

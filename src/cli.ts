@@ -48,6 +48,7 @@ function printSummary(s: IngestSummary): void {
   for (const [reason, n] of Object.entries(s.rejected)) out.write(`  rejected ${n}: ${reason}\n`);
   if (s.rejectsPath) out.write(`  rejected records with file and line: ${s.rejectsPath}\n`);
   for (const f of s.filesSkipped) out.write(`  not read: ${f.file}: ${f.reason}\n`);
+  for (const f of s.filesFailed) out.write(`  failed: ${f.file}: ${f.reason}\n`);
 }
 
 async function runIngest(

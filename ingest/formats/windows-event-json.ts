@@ -12,12 +12,15 @@ const text = (v: unknown): unknown => (isObject(v) ? (v['#text'] ?? v.value) : v
 /** EventData is a map of names to values, or a Data array of {"#attributes":{"Name"}, "#text"}. */
 function eventData(raw: unknown): Record<string, unknown> {
   if (!isObject(raw)) return {};
-  const list = raw.Data;
-  if (Array.isArray(list)) {
+  // A single <Data> arrives as an object, several as an array; unnamed ones (Application Error) as
+  // strings, kept in order as param1, param2, … as Windows names them.
+  const data = raw.Data;
+  const list = data === undefined ? undefined : Array.isArray(data) ? data : [data];
+  if (list) {
     const out: Record<string, unknown> = {};
-    for (const item of list) {
+    for (const [i, item] of list.entries()) {
       const name = attr(item, 'Name');
-      if (typeof name === 'string') out[name] = text(item);
+      out[typeof name === 'string' ? name : `param${i + 1}`] = text(item);
     }
     return out;
   }

@@ -84,8 +84,27 @@ export interface FileStreamEvent extends EventBase {
   referrerUrl?: string;
 }
 
+export interface ProcessEndEvent extends EventBase {
+  kind: 'process.end';
+  process: ProcessRef;
+}
+
+/** A user app crashed or hit an exploit guard (Windows Error Reporting, Application Error): DET0478's
+ * "abnormal event" of a user-facing app. */
+export interface AppCrashEvent extends EventBase {
+  kind: 'app.crash';
+  process: ProcessRef;
+  /** WER's event name (APPCRASH, BEX, BEX64, …) or "Application Error". */
+  crashKind: string;
+  faultingModule?: string;
+  exceptionCode?: string;
+  reportId?: string;
+}
+
 export type CanonicalEvent =
   | ProcessStartEvent
+  | ProcessEndEvent
+  | AppCrashEvent
   | NetworkConnectionEvent
   | DnsQueryEvent
   | FileEvent

@@ -6,6 +6,10 @@ import { filesOnCommandLine, normaliseWindowsPath } from './windows-paths.ts';
 
 export const SYSMON = 'Microsoft-Windows-Sysmon';
 export const SECURITY = 'Microsoft-Windows-Security-Auditing';
+export const APP_ERROR = 'Application Error';
+export const WER = 'Windows Error Reporting';
+/** Providers whose events some analytic uses; formats may skip the rest early. */
+export const USED_PROVIDERS = new Set([SYSMON, SECURITY, APP_ERROR, WER]);
 
 export interface WindowsRecord {
   provider: string;
@@ -194,6 +198,8 @@ export function mapWindowsRecord(rec: WindowsRecord, opts: WindowsMapOptions): M
         if (dstHostname) ev.dstHostname = dstHostname;
         return { ok: true, events: [ev] };
       }
+      case 5:
+        return { ok: true, events: [{ ...base, kind: 'process.end', process: sysmonProcess() }] };
       case 11:
       case 23:
       case 26: {
@@ -308,5 +314,69 @@ export function mapWindowsRecord(rec: WindowsRecord, opts: WindowsMapOptions): M
         return { ok: 'skip', reason: `Security event ${rec.eventId} not used` };
     }
   }
-  return { ok: 'skip', reason: `provider ${rec.provider || '(none)'} not used` };
+  if (rec.provider === APP_ERROR && rec.eventId === 1000) return mapApplicationError(d, base, vm);
+  if (rec.provider === WER && rec.eventId === 1001) return mapWerReport(d, base);
+  return { ok: 'skip', reason: `provider ${rec.provider || '(none)'} event ${rec.eventId} not used` };
+}
+
+type Base = Omit<CanonicalEvent, 'kind' | 'process'> & { host: string; time: string };
+
+/** FILETIME (100 ns since 1601) as 0x-hex or decimal to ISO UTC. */
+export function filetimeIso(v: unknown): string | undefined {
+  const s = str(v);
+  if (!s) return undefined;
+  let n: bigint;
+  try {
+    n = BigInt(/^0x/i.test(s) ? s : /^\d+$/.test(s) ? s : 'x');
+  } catch {
+    return undefined;
+  }
+  const ms = Number(n / 10000n) - 11644473600000;
+  return ms > 0 && ms < 4102444800000 ? new Date(ms).toISOString() : undefined;
+}
+
+/**
+ * Application Error 1000: the faulting app's name, pid (hex) and start time (FILETIME) identify the very
+ * process; Data is named on recent Windows, positional (param1…) on older ones.
+ */
+function mapApplicationError(d: Record<string, unknown>, base: Base, vm: Record<string, string>): MapResult {
+  const pick = (name: string, pos: number) => d[name] ?? d[`param${pos}`];
+  const appPath = str(pick('AppPath', 11));
+  const appName = str(pick('AppName', 1));
+  const pid = parsePid(pick('ProcessId', 9));
+  if (!appName && !appPath) return { ok: false, reason: 'Application Error 1000 without AppName or AppPath' };
+  const process: ProcessRef = {};
+  if (pid !== undefined) process.pid = pid;
+  const image = appPath ? normaliseWindowsPath(appPath, undefined, vm) : appName;
+  if (image) process.image = image;
+  const start = filetimeIso(pick('ProcessCreationTime', 10));
+  if (start) process.startTime = start;
+  const ev: CanonicalEvent = { ...base, kind: 'app.crash', process, crashKind: 'Application Error' };
+  const module = str(pick('ModuleName', 4));
+  if (module) ev.faultingModule = module;
+  const code = str(pick('ExceptionCode', 7));
+  if (code) ev.exceptionCode = code;
+  const report = str(pick('IntegratorReportId', 13));
+  if (report) ev.reportId = report;
+  return { ok: true, events: [ev] };
+}
+
+/** Windows Error Reporting 1001: only crash-like reports (APPCRASH, BEX…) of a named program. */
+function mapWerReport(d: Record<string, unknown>, base: Base): MapResult {
+  const kind = str(d.EventName ?? d.param3);
+  if (!kind || !/^(APPCRASH|BEX|BEX64|MoAppCrash|APPHANG|MoAppHang)$/i.test(kind))
+    return { ok: 'skip', reason: `Windows Error Reporting ${kind ?? '(no event name)'} not used` };
+  const app = str(d.P1 ?? d.param6);
+  if (!app) return { ok: false, reason: 'Windows Error Reporting 1001 without P1 (application)' };
+  const ev: CanonicalEvent = {
+    ...base,
+    kind: 'app.crash',
+    process: { image: app },
+    crashKind: kind.toUpperCase(),
+  };
+  const module = str(d.P4 ?? d.param9);
+  if (module) ev.faultingModule = module;
+  const report = str(d.ReportID ?? d.param19);
+  if (report) ev.reportId = report;
+  return { ok: true, events: [ev] };
 }

@@ -99,6 +99,8 @@ export function filesOnCommandLine(
   const args = splitCommandLine(commandLine).slice(1);
   const out: string[] = [];
   for (let arg of args) {
+    // control.exe "x.cpl", and similar: list separators glued to an argument are not part of it.
+    arg = arg.replace(/[,;]+$/, '');
     // Options like /u:path or -File=path carry the path after the separator.
     const opt = /^[-/][a-z]+[:=](.+)$/i.exec(arg);
     if (opt) arg = opt[1]!;

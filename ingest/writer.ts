@@ -6,11 +6,13 @@
 import type { Db } from '../src/db.ts';
 import { label, rel } from '../src/model.ts';
 import type {
+  AppCrashEvent,
   CanonicalEvent,
   DnsQueryEvent,
   FileEvent,
   FileStreamEvent,
   NetworkConnectionEvent,
+  ProcessEndEvent,
   ProcessRef,
   ProcessStartEvent,
 } from './canonical.ts';
@@ -40,7 +42,9 @@ const D = label('Destination');
 const EPOCH = "datetime('1601-01-01T00:00:00Z')";
 
 interface RefRow {
+  /** Key from a sensor identity (GUID); pidKey from pid + start time, when the event carries both. */
   key: string | null;
+  pidKey: string | null;
   stubKey: string;
   guid: string | null;
   pid: number | null;
@@ -51,7 +55,8 @@ interface RefRow {
 
 function refRow(host: string, ref: ProcessRef, ci: boolean): RefRow {
   return {
-    key: processKey(host, ref) ?? null,
+    key: ref.guid ? (processKey(host, ref) ?? null) : null,
+    pidKey: pidKey(host, ref) ?? null,
     stubKey: stubKey(host, ref, ci),
     guid: ref.guid ?? null,
     pid: ref.pid ?? null,
@@ -68,15 +73,23 @@ function refRow(host: string, ref: ProcessRef, ci: boolean): RefRow {
  */
 const resolveProcess = (refField: string, timeField: string, exclude?: string) => `
 CALL (row${exclude ? `, ${exclude}` : ''}) {
-  OPTIONAL MATCH (c:${P} {host: row.host, pid: toInteger(row.${refField}.pid)})
-  WHERE row.${refField}.key IS NULL${exclude ? ` AND c <> ${exclude}` : ''}
+  OPTIONAL MATCH (same:${P} {pidKey: row.${refField}.pidKey})
+  WHERE row.${refField}.key IS NULL
+  RETURN same ORDER BY same.guid IS NULL LIMIT 1
+}
+CALL (row${exclude ? `, ${exclude}` : ''}) {
+  OPTIONAL MATCH (c:${P} {host: row.host})
+  WHERE row.${refField}.key IS NULL AND row.${refField}.pidKey IS NULL${exclude ? ` AND c <> ${exclude}` : ''}
+    AND CASE WHEN row.${refField}.pid IS NOT NULL THEN c.pid = toInteger(row.${refField}.pid)
+             ELSE c.imageName = row.${refField}.imageName END
     AND coalesce(c.startTime, ${EPOCH}) <= datetime(row.${timeField}) + duration({seconds: 2})
     AND (row.${refField}.imageName IS NULL OR c.imageName IS NULL OR c.imageName = row.${refField}.imageName)
   RETURN c AS found ORDER BY coalesce(c.startTime, ${EPOCH}) DESC LIMIT 1
 }
-WITH row, coalesce(row.${refField}.key, found.key, row.${refField}.stubKey) AS pk
+WITH row, coalesce(row.${refField}.key, same.key, found.key, row.${refField}.pidKey, row.${refField}.stubKey) AS pk
 MERGE (p:${P} {key: pk})
-  ON CREATE SET p.host = row.host, p.pid = toInteger(row.${refField}.pid), p.guid = row.${refField}.guid, p.stub = true
+  ON CREATE SET p.host = row.host, p.pid = toInteger(row.${refField}.pid), p.guid = row.${refField}.guid,
+    p.pidKey = row.${refField}.pidKey, p.stub = true
 SET p.image = coalesce(p.image, row.${refField}.image),
     p.imageName = coalesce(p.imageName, row.${refField}.imageName)
 WITH row, p
@@ -210,7 +223,26 @@ ${eventEdge(type, 'p', 'f', 'row.eventKey', 'r.stream = row.stream, r.contents =
 RETURN count(*) AS n
 `;
 
+const PROCESS_END = `
+UNWIND $rows AS row
+${resolveProcess('proc', 'time')}
+SET p.endTime = coalesce(p.endTime, datetime(row.time))
+RETURN count(*) AS n
+`;
+
+const CRASH = `
+UNWIND $rows AS row
+${resolveProcess('proc', 'time')}
+MERGE (a:${A} {key: coalesce(row.proc.appKey, 'name:' + row.proc.imageName)})
+  ON CREATE SET a.path = row.proc.image, a.name = row.proc.imageName
+WITH row, p, a
+${eventEdge('CRASHED', 'p', 'a', 'row.eventKey', 'r.crashKind = row.crashKind, r.module = row.module, r.exceptionCode = row.exceptionCode, r.reportId = row.reportId')}
+RETURN count(*) AS n
+`;
+
 const STATEMENTS = {
+  processEnd: PROCESS_END,
+  crash: CRASH,
   processStart: PROCESS_START,
   processParent: PROCESS_PARENT,
   network: NETWORK,
@@ -367,6 +399,25 @@ export async function writeBatch(db: Db, events: CanonicalEvent[]): Promise<Writ
         .map(fileRow),
     ],
     ['fileDelete', unique.filter((e): e is FileEvent => e.kind === 'file.delete').map(fileRow)],
+    ...byIdentity(
+      'processEnd',
+      unique
+        .filter((e): e is ProcessEndEvent => e.kind === 'process.end')
+        .map((e) => ({ ...common(e), proc: refRow(e.host, e.process, e.caseInsensitivePaths) })),
+    ),
+    [
+      'crash',
+      unique
+        .filter((e): e is AppCrashEvent => e.kind === 'app.crash')
+        .map((e) => ({
+          ...common(e),
+          proc: refRow(e.host, e.process, e.caseInsensitivePaths),
+          crashKind: e.crashKind,
+          module: e.faultingModule ?? null,
+          exceptionCode: e.exceptionCode ?? null,
+          reportId: e.reportId ?? null,
+        })),
+    ],
   ];
   return db.writeTx(async (tx) => {
     const counts: WriteCounts = { events: unique.length, nodesCreated: 0, relationshipsCreated: 0 };

@@ -214,7 +214,14 @@ export interface ChainView {
   user: string | null;
   root: EntityView;
   lolbin: EntityView;
+  /** The root app down to the LOLBIN (for a broker link: the app, then the LOLBIN). */
   lineage: EntityView[];
+  /** direct: process lineage; broker: the recorded parent is a COM/WMI broker, linked by user, host and time. */
+  link: string;
+  /** The LOLBIN's parent as the sensor recorded it. */
+  recordedParent: EntityView | null;
+  /** Trusted-updater entries that keep this chain from alerting. */
+  suppressedBy: string[];
   stepsFound: number[];
   alert: boolean;
   score: number;
@@ -282,15 +289,9 @@ export function chainView(raw: Record<string, unknown>): ChainView {
     const ev = list(`step${step}`);
     return { step, name: STEP_NAMES[step - 1]!, found: ev.length > 0, evidence: ev };
   });
-  const lineage = raw.lineage as {
-    segments?: Array<{ start: unknown; end: unknown }>;
-    start?: unknown;
-  } | null;
-  const nodes: EntityView[] = [];
-  if (lineage?.segments?.length) {
-    nodes.push(entity(lineage.segments[0]!.start)!);
-    for (const s of lineage.segments) nodes.push(entity(s.end)!);
-  }
+  const nodes = (Array.isArray(raw.lineage) ? raw.lineage : [])
+    .map(entity)
+    .filter((n): n is EntityView => n !== null);
   return {
     analytic: String(raw.analytic),
     host: String(raw.host ?? ''),
@@ -298,6 +299,9 @@ export function chainView(raw: Record<string, unknown>): ChainView {
     root: entity(raw.root)!,
     lolbin: entity(raw.lolbin)!,
     lineage: nodes,
+    link: String(raw.link ?? 'direct'),
+    recordedParent: entity(raw.recordedParent),
+    suppressedBy: Array.isArray(raw.suppressedBy) ? (raw.suppressedBy as string[]) : [],
     stepsFound: (raw.stepsFound as number[]) ?? [],
     alert: Boolean(raw.alert),
     score: Number(raw.score ?? 0),

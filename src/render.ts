@@ -64,6 +64,11 @@ export function renderChain(c: ChainView, color = false): string {
     `${paint('1', `${c.analytic}`)}  ${verdict}  score ${c.score}  steps ${c.stepsFound.join(',')}  host ${c.host}  user ${c.user ?? '?'}`,
   );
   lines.push(`  window ${c.firstSeen} → ${c.lastSeen}`);
+  if (c.link === 'broker')
+    lines.push(
+      `  weaker link: ${c.lolbin.name}'s recorded parent is ${c.recordedParent?.name ?? 'a broker'}; linked to ${c.root.name} by user, host and time`,
+    );
+  if (c.suppressedBy.length) lines.push(`  suppressed by trusted updater ${c.suppressedBy.join(', ')}`);
 
   // The tree: root app down to the LOLBIN, then down to each egressing descendant.
   const nodes = new Map<string, TreeNode>();
@@ -91,12 +96,15 @@ export function renderChain(c: ChainView, color = false): string {
   const hang = (step: number, ev: EvidenceView, text: string) => {
     if (ev.process) node(ev.process).notes.push(`[${step}] ${text}`);
   };
-  for (const ev of c.steps[0]!.evidence)
-    hang(
-      1,
-      ev,
-      ev.relation ? `opened ${target(ev)}${sensor(ev)}` : 'started with a document or link argument',
-    );
+  for (const ev of c.steps[0]!.evidence) {
+    const text =
+      ev.relation === 'OPENED'
+        ? `${ev.what === 'opened a document or script' ? 'opened' : `${ev.what}:`} ${target(ev)}`
+        : ev.relation
+          ? `${ev.what} ${hms(ev.time)}`
+          : ev.what;
+    hang(1, ev, `${text}${sensor(ev)}`);
+  }
   for (const ev of c.steps[1]!.evidence)
     hang(2, ev, `${ev.what}: ${target(ev)} ${hms(ev.time)}${sensor(ev)}`);
   for (const ev of c.steps[3]!.evidence)

@@ -17,6 +17,7 @@ interface Expectation {
   lolbin?: string;
   egressFrom?: string[];
   suppressedBy?: string[];
+  link?: string;
 }
 const EXPECT = JSON.parse(readFileSync(join(DIR, 'expect.json'), 'utf8')) as Record<string, Expectation>;
 
@@ -47,6 +48,7 @@ for (const [file, want] of Object.entries(EXPECT)) {
     assert.deepEqual(c.stepsFound, want.stepsFound);
     assert.equal(c.root.name, want.root);
     assert.equal(c.lolbin.name, want.lolbin);
+    assert.equal(c.link, want.link ?? 'direct');
     if (want.egressFrom) assert.deepEqual(egressFrom(c), want.egressFrom);
     if (want.suppressedBy) {
       assert.ok(c.suppressedEgress.length > 0, 'allow-listed egress is kept and says why');
@@ -81,7 +83,7 @@ test('AN1314 step evidence: the Mark-of-the-Web document, the %TEMP% script and 
   ]);
 });
 
-test('AN1314 parameters: a narrower window, a CIDR allow-list and a shallower lineage each drop the alert', async () => {
+test('AN1314 parameters: a narrower window, a CIDR allow-list, a trusted updater and a shallower lineage each drop the alert', async () => {
   await ingest(db, [join(DIR, 'hit-excel-grandchild-lolbin.jsonl')]);
   const base = await hunt(db, { analytic: 'AN1314' });
   assert.equal(base.chains[0]?.alert, true);
@@ -92,6 +94,15 @@ test('AN1314 parameters: a narrower window, a CIDR allow-list and a shallower li
   assert.deepEqual(cidr.chains[0]?.suppressedEgress[0]?.allowedBy, ['198.51.100.0/24']);
   const shallow = await hunt(db, { analytic: 'AN1314', params: { maxDepth: 1 } });
   assert.equal(shallow.chains.length, 0, 'rundll32 is two hops below Excel');
+  const trusted = await hunt(db, {
+    analytic: 'AN1314',
+    params: { trustedUpdaters: ['path:C:\\Windows\\splwow64.exe'] },
+  });
+  assert.equal(trusted.chains[0]?.alert, false);
+  assert.deepEqual(trusted.chains[0]?.suppressedBy, ['path:C:\\Windows\\splwow64.exe']);
+  // A bare name is not an anchor: it matches nothing.
+  const byName = await hunt(db, { analytic: 'AN1314', params: { trustedUpdaters: ['splwow64.exe'] } });
+  assert.equal(byName.chains[0]?.alert, true);
   const outOfRange = await hunt(db, {
     analytic: 'AN1314',
     from: '2024-03-07T00:00:00Z',

@@ -47,6 +47,10 @@ test('command lines: arguments and the files they name', () => {
     ['C:\\Users\\p\\Desktop\\launcher.vbs'],
   );
   assert.deepEqual(filesOnCommandLine('powershell -noP -enc SQBmAA== http://x.example/a.ps1'), []);
+  assert.deepEqual(
+    filesOnCommandLine('"C:\\Windows\\System32\\control.exe" "C:\\Users\\u\\Downloads\\Invoice@0582.cpl",'),
+    ['C:\\Users\\u\\Downloads\\Invoice@0582.cpl'],
+  );
   assert.deepEqual(filesOnCommandLine('mshta.exe /u:%TEMP%\\a.hta', { user: 'LAB\\bob' }), [
     'C:\\Users\\bob\\AppData\\Local\\Temp\\a.hta',
   ]);

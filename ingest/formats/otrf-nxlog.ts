@@ -1,7 +1,7 @@
 // OTRF Security-Datasets JSON lines: NXLog-flattened Windows events (EventData fields at the top level).
 // Sysmon carries UtcTime; Security events only carry EventTime in the host's local time, so the host's
 // UTC offset is recovered from @timestamp (UTC, at the collector) against EventReceivedTime (local).
-import { mapWindowsRecord, SECURITY, SYSMON } from '../windows-events.ts';
+import { mapWindowsRecord, USED_PROVIDERS } from '../windows-events.ts';
 import { type Format, isObject } from './format.ts';
 
 const LOCAL = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})$/;
@@ -32,8 +32,7 @@ export const format: Format = {
     const eventId = Number(r.EventID);
     if (!Number.isInteger(eventId)) return { ok: false, reason: 'EventID is not a number' };
     const provider = String(r.SourceName);
-    if (provider !== SYSMON && provider !== SECURITY)
-      return { ok: 'skip', reason: `provider ${provider} not used` };
+    if (!USED_PROVIDERS.has(provider)) return { ok: 'skip', reason: `provider ${provider} not used` };
     const timeCreated =
       localToUtc(r.EventTime, r.EventReceivedTime, r['@timestamp']) ??
       (typeof r['@timestamp'] === 'string' ? new Date(Date.parse(r['@timestamp'])).toISOString() : undefined);

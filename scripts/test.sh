@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/ensure-deps.sh
+bash scripts/ensure-test-deps.sh
 echo "== typecheck"; npx tsc --noEmit
 echo "== lint"; npx biome check .
 started=""

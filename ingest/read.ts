@@ -82,10 +82,39 @@ export async function expandInputs(args: string[]): Promise<InputFile[]> {
 async function* recordsOf(stream: Readable, file: string): AsyncGenerator<RawRecord> {
   const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
   let lineNo = 0;
-  let mode: 'unknown' | 'lines' | 'document' = 'unknown';
+  let mode: 'unknown' | 'lines' | 'document' | 'records' = 'unknown';
   let doc = '';
+  // evtx_dump -o json: "Record N" lines, each followed by one pretty-printed JSON document.
+  let recordStart = 0;
+  const record = (): RawRecord | undefined => {
+    if (doc.trim() === '') return undefined;
+    try {
+      return { file, line: recordStart, value: JSON.parse(doc) };
+    } catch (err) {
+      return {
+        file,
+        line: recordStart,
+        error: `invalid JSON: ${(err as Error).message}`,
+        raw: doc.slice(0, 2000),
+      };
+    }
+  };
   for await (const line of lines) {
     lineNo++;
+    if ((mode === 'unknown' || mode === 'records') && /^Record \d+\s*$/.test(line)) {
+      if (mode === 'records') {
+        const r = record();
+        if (r) yield r;
+      }
+      mode = 'records';
+      doc = '';
+      recordStart = lineNo + 1;
+      continue;
+    }
+    if (mode === 'records') {
+      doc += `${line}\n`;
+      continue;
+    }
     if (mode === 'document') {
       doc += `${line}\n`;
       if (doc.length > MAX_DOCUMENT) {
@@ -119,6 +148,10 @@ async function* recordsOf(stream: Readable, file: string): AsyncGenerator<RawRec
       let i = 0;
       for (const v of value) yield { file, line: lineNo, value: v, raw: `[element ${++i}]` };
     } else yield { file, line: lineNo, value };
+  }
+  if (mode === 'records') {
+    const r = record();
+    if (r) yield r;
   }
   if (mode === 'document') {
     let value: unknown;

@@ -140,3 +140,25 @@ test('malformed input is reported with its file and line, and the rest is still 
   assert.match(rejected[0]!, /mixed\.jsonl:2: invalid JSON/);
   assert.match(rejected[1]!, /mixed\.jsonl:4: no format/);
 });
+
+test('evtx_dump\'s JSON output (a "Record N" line before each pretty-printed event) is read record by record', async (t) => {
+  const c = corpus();
+  if (c.skip) return t.skip(c.skip);
+  const dir = join(c.path!, 'windows', 'sigma-regression');
+  const jsons = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+  const tmp = mkdtempSync(join(tmpdir(), 'lh-'));
+  const path = join(tmp, 'dump.txt');
+  // SigmaHQ's sidecars are evtx_dump's documents; evtx_dump -o json writes them one after another like this.
+  writeFileSync(
+    path,
+    jsons.map((f, i) => `Record ${i + 1}\n${readFileSync(join(dir, f), 'utf8').trim()}\n`).join(''),
+  );
+  const { events, rejected, read } = await mapAll(path);
+  assert.equal(read, jsons.length);
+  assert.deepEqual(rejected, []);
+  assert.equal(events.length, jsons.length);
+  const separate = await mapAll(join(dir, '*.json'));
+  assert.deepEqual(events.map((e) => e.id).sort(), separate.events.map((e) => e.id).sort());
+});

@@ -19,5 +19,6 @@ else
   echo "Testing against NEO4J_URI=$NEO4J_URI (the tests clear that database)"
 fi
 export LINEAGE_CORPUS=${LINEAGE_CORPUS:-../shared/datasets}
+export LOG_LEVEL=${LOG_LEVEL:-warn}
 echo "== tests"
 node --import tsx --test --test-concurrency=1 test/*.test.ts

@@ -33,7 +33,9 @@ export type Label =
   | 'Container'
   | 'Instance'
   | 'Image'
-  | 'Alert';
+  | 'Alert'
+  | 'Job'
+  | 'JobRun';
 
 const IDENT = /^[A-Za-z][A-Za-z0-9_]*$/;
 

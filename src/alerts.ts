@@ -1,0 +1,271 @@
+// Alerts live in the graph: one Alert node per chain root, linked to every node that proves a step, so
+// one pattern — MATCH (a:Alert {key: $key})-[e:EVIDENCE]->(n) RETURN a, e, n — shows the whole chain in
+// Neo4j Browser. Seeing the chain again updates it (last seen, score, steps, new evidence); it never
+// raises a second alert.
+import { createHash } from 'node:crypto';
+import type { ChainView } from './analytics.ts';
+import { type Db, plain } from './db.ts';
+import { LineageError } from './errors.ts';
+import { label, rel } from './model.ts';
+
+const AL = label('Alert');
+const EV = rel('EVIDENCE');
+
+export const STATUSES = ['new', 'in_progress', 'false_positive', 'closed'] as const;
+export type AlertStatus = (typeof STATUSES)[number];
+
+/** The chain's identity: its analytic and its root (the user-facing app nearest the LOLBIN). */
+export function fingerprint(analytic: string, c: ChainView): string {
+  return createHash('sha256').update(`${analytic}\n${c.root.key}`).digest('hex').slice(0, 32);
+}
+
+export function severity(score: number): 'critical' | 'high' | 'medium' | 'low' {
+  if (score >= 90) return 'critical';
+  if (score >= 75) return 'high';
+  if (score >= 50) return 'medium';
+  return 'low';
+}
+
+interface EvidenceRow {
+  step: number;
+  what: string;
+  time: string | null;
+  relation: string | null;
+  nodeKey: string;
+  nodeLabel: string;
+}
+
+function evidenceRows(c: ChainView): EvidenceRow[] {
+  const rows = new Map<string, EvidenceRow>();
+  const add = (
+    step: number,
+    what: string,
+    time: string | null,
+    relation: string | null,
+    key?: string,
+    lbl?: string,
+  ) => {
+    if (!key || !lbl) return;
+    const id = `${step}|${lbl}|${key}`;
+    if (!rows.has(id)) rows.set(id, { step, what, time, relation, nodeKey: key, nodeLabel: lbl });
+  };
+  for (const s of c.steps)
+    for (const e of s.evidence) {
+      add(s.step, e.what, e.time, e.relation, e.process?.key, e.process?.label);
+      add(s.step, e.what, e.time, e.relation, e.target?.key, e.target?.label);
+      for (const v of e.via) add(s.step, 'lineage to the egress', e.time, null, v.key, v.label);
+    }
+  return [...rows.values()];
+}
+
+/** Labels evidence may point at: only the model's, never a label taken from data. */
+const EVIDENCE_LABELS = ['Process', 'File', 'Destination', 'App', 'User', 'Host'] as const;
+
+const UPSERT = `
+OPTIONAL MATCH (seen:${AL} {key: $key})
+WITH seen IS NULL AS created
+MERGE (a:${AL} {key: $key})
+ON CREATE SET a.analytic = $analytic, a.technique = $technique, a.fingerprint = $fingerprint,
+  a.status = 'new', a.assignee = null, a.notes = [], a.createdAt = datetime(),
+  a.history = [$raisedEntry], a.firstSeen = datetime($firstSeen), a.lastSeen = datetime($lastSeen),
+  a.score = $score, a.severity = $severity, a.stepsFound = $stepsFound, a.host = $host, a.user = $user,
+  a.rootImage = $rootImage, a.lolbinImage = $lolbinImage, a.link = $link
+ON MATCH SET
+  a.lastSeen = CASE WHEN datetime($lastSeen) > a.lastSeen THEN datetime($lastSeen) ELSE a.lastSeen END,
+  a.firstSeen = CASE WHEN datetime($firstSeen) < a.firstSeen THEN datetime($firstSeen) ELSE a.firstSeen END,
+  a.score = CASE WHEN $score > a.score THEN $score ELSE a.score END,
+  a.stepsFound = apocFreeUnion
+SET a.severity = CASE WHEN a.score >= 90 THEN 'critical' WHEN a.score >= 75 THEN 'high' WHEN a.score >= 50 THEN 'medium' ELSE 'low' END,
+    a.updatedAt = datetime()
+WITH a, created
+CALL (a) {
+  UNWIND $evidence AS ev
+  CALL (ev) {
+    ${EVIDENCE_LABELS.map((l) => `WITH ev WHERE ev.nodeLabel = '${l}' MATCH (n:${label(l)} {key: ev.nodeKey}) RETURN n`).join('\n    UNION\n    ')}
+  }
+  MERGE (a)-[e:${EV} {step: ev.step, nodeKey: ev.nodeKey}]->(n)
+  ON CREATE SET e.what = ev.what, e.time = CASE WHEN ev.time IS NULL THEN null ELSE datetime(ev.time) END,
+    e.relation = ev.relation, e.addedAt = datetime()
+  RETURN count(*) AS linked
+}
+RETURN created, linked
+`.replace(
+  'apocFreeUnion',
+  'reduce(s = a.stepsFound, x IN $stepsFound | CASE WHEN x IN s THEN s ELSE s + x END)',
+);
+
+export interface RaiseResult {
+  key: string;
+  created: boolean;
+}
+
+/** Raise (or refresh) an alert for every chain that meets the alert policy. */
+export async function raiseAlerts(db: Db, analytic: { id: string; technique: string }, chains: ChainView[]) {
+  const out: RaiseResult[] = [];
+  for (const c of chains.filter((x) => x.alert)) {
+    const fp = fingerprint(analytic.id, c);
+    const key = `${analytic.id}|${fp}`;
+    const res = await db.write(UPSERT, {
+      key,
+      analytic: analytic.id,
+      technique: analytic.technique,
+      fingerprint: fp,
+      raisedEntry: JSON.stringify({ at: new Date().toISOString(), by: 'hunt', change: 'raised' }),
+      firstSeen: c.firstSeen,
+      lastSeen: c.lastSeen,
+      score: c.score,
+      severity: severity(c.score),
+      stepsFound: c.stepsFound,
+      host: c.host,
+      user: c.user,
+      rootImage: c.root.name,
+      lolbinImage: c.lolbin.name,
+      link: c.link,
+      evidence: evidenceRows(c),
+    });
+    out.push({ key, created: Boolean(res.records[0]?.get('created')) });
+  }
+  return out;
+}
+
+export interface AlertFilter {
+  analytic?: string;
+  status?: AlertStatus;
+  severity?: string;
+  host?: string;
+  user?: string;
+  from?: string;
+  to?: string;
+}
+
+export interface AlertView {
+  key: string;
+  analytic: string;
+  technique: string;
+  status: string;
+  severity: string;
+  score: number;
+  stepsFound: number[];
+  host: string;
+  user: string | null;
+  rootImage: string;
+  lolbinImage: string;
+  link: string;
+  assignee: string | null;
+  notes: string[];
+  history: Array<Record<string, unknown>>;
+  firstSeen: string;
+  lastSeen: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+function view(p: Record<string, unknown>): AlertView {
+  return {
+    key: String(p.key),
+    analytic: String(p.analytic),
+    technique: String(p.technique),
+    status: String(p.status),
+    severity: String(p.severity),
+    score: Number(p.score),
+    stepsFound: (p.stepsFound as number[]) ?? [],
+    host: String(p.host),
+    user: (p.user as string | null) ?? null,
+    rootImage: String(p.rootImage),
+    lolbinImage: String(p.lolbinImage),
+    link: String(p.link ?? 'direct'),
+    assignee: (p.assignee as string | null) ?? null,
+    notes: (p.notes as string[]) ?? [],
+    history: ((p.history as string[]) ?? []).map((h) => JSON.parse(h) as Record<string, unknown>),
+    firstSeen: String(p.firstSeen),
+    lastSeen: String(p.lastSeen),
+    createdAt: String(p.createdAt),
+    updatedAt: String(p.updatedAt),
+  };
+}
+
+/** Alerts newest first, filtered; `after` is the cursor (the last key of the previous page). */
+export async function listAlerts(db: Db, f: AlertFilter = {}, first = 50, after?: string) {
+  if (f.status && !STATUSES.includes(f.status))
+    throw new LineageError('LH_ERR_INPUT', `unknown status ${f.status}`);
+  const res = await db.read(
+    `MATCH (a:${AL})
+     WHERE ($analytic IS NULL OR a.analytic = $analytic) AND ($status IS NULL OR a.status = $status)
+       AND ($severity IS NULL OR a.severity = $severity) AND ($host IS NULL OR a.host = toLower($host))
+       AND ($user IS NULL OR toLower(a.user) = toLower($user))
+       AND ($from IS NULL OR a.lastSeen >= datetime($from)) AND ($to IS NULL OR a.firstSeen < datetime($to))
+     WITH a ORDER BY a.lastSeen DESC, a.key
+     WITH collect(a) AS rows
+     WITH rows, CASE WHEN $after IS NULL THEN 0
+                     ELSE reduce(i = -1, k IN range(0, size(rows) - 1) | CASE WHEN rows[k].key = $after THEN k ELSE i END) + 1 END AS start
+     RETURN [a IN rows[start..start + toInteger($first)] | properties(a)] AS page, size(rows) AS total,
+            start + toInteger($first) < size(rows) AS more`,
+    {
+      analytic: f.analytic ?? null,
+      status: f.status ?? null,
+      severity: f.severity ?? null,
+      host: f.host ?? null,
+      user: f.user ?? null,
+      from: f.from ?? null,
+      to: f.to ?? null,
+      after: after ?? null,
+      first: Math.max(1, Math.min(first, 500)),
+    },
+  );
+  const r = res.records[0]!;
+  const page = (plain(r.get('page')) as Record<string, unknown>[]).map(view);
+  return { alerts: page, total: Number(r.get('total')), hasMore: Boolean(r.get('more')) };
+}
+
+export async function getAlert(db: Db, key: string) {
+  const res = await db.read(
+    `MATCH (a:${AL} {key: $key})
+     OPTIONAL MATCH (a)-[e:${EV}]->(n)
+     WITH a, e, n ORDER BY e.step, e.time
+     RETURN properties(a) AS alert,
+            collect(CASE WHEN e IS NULL THEN null ELSE {step: e.step, what: e.what, time: e.time, relation: e.relation,
+                    label: labels(n)[0], key: n.key, properties: properties(n)} END) AS evidence`,
+    { key },
+  );
+  const r = res.records[0];
+  if (!r) return null;
+  return {
+    ...view(plain(r.get('alert')) as Record<string, unknown>),
+    evidence: plain(r.get('evidence')) as unknown[],
+  };
+}
+
+/** Triage: status, assignee, a note; each change is appended to the alert's history. */
+export async function updateAlert(
+  db: Db,
+  key: string,
+  change: { status?: AlertStatus; assignee?: string | null; note?: string; by?: string },
+) {
+  if (change.status && !STATUSES.includes(change.status))
+    throw new LineageError('LH_ERR_INPUT', `status must be one of ${STATUSES.join(', ')}`);
+  const entry = JSON.stringify({
+    at: new Date().toISOString(),
+    by: change.by ?? 'analyst',
+    ...(change.status ? { status: change.status } : {}),
+    ...(change.assignee !== undefined ? { assignee: change.assignee } : {}),
+    ...(change.note ? { note: change.note } : {}),
+  });
+  const res = await db.write(
+    `MATCH (a:${AL} {key: $key})
+     SET a.status = coalesce($status, a.status),
+         a.assignee = CASE WHEN $setAssignee THEN $assignee ELSE a.assignee END,
+         a.notes = CASE WHEN $note IS NULL THEN a.notes ELSE a.notes + $note END,
+         a.history = a.history + $entry, a.updatedAt = datetime()
+     RETURN a.key AS key`,
+    {
+      key,
+      status: change.status ?? null,
+      setAssignee: change.assignee !== undefined,
+      assignee: change.assignee ?? null,
+      note: change.note ?? null,
+      entry,
+    },
+  );
+  if (res.records.length === 0) throw new LineageError('LH_ERR_NOT_FOUND', `no alert ${key}`);
+  return getAlert(db, key);
+}

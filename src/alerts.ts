@@ -104,7 +104,7 @@ export async function raiseAlerts(db: Db, analytic: { id: string; technique: str
   const out: RaiseResult[] = [];
   for (const c of chains.filter((x) => x.alert)) {
     const fp = fingerprint(analytic.id, c);
-    const key = `${analytic.id}|${fp}`;
+    const key = `${analytic.id}-${fp}`;
     const res = await db.write(UPSERT, {
       key,
       analytic: analytic.id,

@@ -3,9 +3,11 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import mercurius from 'mercurius';
+import { type AlertFilter, type AlertStatus, getAlert, listAlerts, updateAlert } from './alerts.ts';
 import { type Analytic, browserParams, getAnalytic, hunt, loadAnalytics } from './analytics.ts';
 import type { Db } from './db.ts';
 import { LineageError } from './errors.ts';
+import type { Scheduler } from './scheduler.ts';
 
 const SCHEMA = readFileSync(new URL('../schema/api.graphql', import.meta.url), 'utf8');
 
@@ -60,11 +62,26 @@ const analyticView = (a: Analytic) => ({
 
 export interface AppOptions {
   db: Db;
+  /** Job queries and mutations need the scheduler; without one they answer with LH_ERR_NO_SCHEDULER. */
+  scheduler?: Scheduler;
   /** A pino logger for request logs (src/log.ts writes JSON to stderr); none by default. */
   logger?: FastifyBaseLogger;
 }
 
-export async function buildApp({ db, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ db, logger, scheduler }: AppOptions): Promise<FastifyInstance> {
+  const coded =
+    <A, R>(fn: (args: A) => Promise<R>) =>
+    async (_: unknown, args: A): Promise<R> => {
+      try {
+        return await fn(args);
+      } catch (err) {
+        throw graphqlError(err);
+      }
+    };
+  const jobs = (): Scheduler => {
+    if (!scheduler) throw new LineageError('LH_ERR_NO_SCHEDULER', 'this API runs without the scheduler');
+    return scheduler;
+  };
   const app = (logger ? Fastify({ loggerInstance: logger }) : Fastify()) as unknown as FastifyInstance;
   await app.register(mercurius, {
     schema: SCHEMA,
@@ -113,6 +130,13 @@ export async function buildApp({ db, logger }: AppOptions): Promise<FastifyInsta
             throw graphqlError(err);
           }
         },
+        alerts: coded(async (a: { filter?: AlertFilter; first?: number; after?: string }) => {
+          const page = await listAlerts(db, a.filter ?? {}, a.first ?? 50, a.after);
+          return { ...page, endCursor: page.alerts.at(-1)?.key ?? null };
+        }),
+        alert: coded(async (a: { key: string }) => getAlert(db, a.key)),
+        jobs: coded(async () => jobs().jobs()),
+        jobHistory: coded(async (a: { id: string; last?: number }) => jobs().history(a.id, a.last ?? 20)),
         health: async () => {
           let ok = true;
           try {
@@ -122,6 +146,28 @@ export async function buildApp({ db, logger }: AppOptions): Promise<FastifyInsta
           }
           return { neo4j: ok, uri: db.uri, analytics: loadAnalytics().length };
         },
+      },
+      Mutation: {
+        updateAlert: coded(
+          async (a: {
+            key: string;
+            status?: AlertStatus;
+            assignee?: string | null;
+            note?: string;
+            by?: string;
+          }) => {
+            const r = await updateAlert(db, a.key, {
+              ...(a.status ? { status: a.status } : {}),
+              ...(a.assignee !== undefined ? { assignee: a.assignee } : {}),
+              ...(a.note ? { note: a.note } : {}),
+              ...(a.by ? { by: a.by } : {}),
+            });
+            return r;
+          },
+        ),
+        pauseJob: coded(async (a: { id: string }) => jobs().setPaused(a.id, true)),
+        resumeJob: coded(async (a: { id: string }) => jobs().setPaused(a.id, false)),
+        runJob: coded(async (a: { id: string }) => jobs().runNow(a.id)),
       },
     },
   });

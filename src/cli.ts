@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type IngestSummary, ingest } from '../ingest/pipeline.ts';
+import { type AlertStatus, getAlert, listAlerts, raiseAlerts, STATUSES, updateAlert } from './alerts.ts';
 import { browserParams, getAnalytic, hunt, huntAll, loadAnalytics } from './analytics.ts';
 import { buildApp } from './app.ts';
 import { loadConfig, ROOT } from './config.ts';
@@ -10,7 +11,8 @@ import { LineageError } from './errors.ts';
 import { log } from './log.ts';
 import { migrate } from './migrate.ts';
 import { modelMarkdown } from './model.ts';
-import { renderHunt } from './render.ts';
+import { renderChain, renderHunt } from './render.ts';
+import { Scheduler } from './scheduler.ts';
 
 const HELP = `usage: npm run cli -- <command> [options]
 
@@ -29,8 +31,14 @@ commands:
   analytics                    list analytics and their parameters
   params <id>                  print a Neo4j Browser :params line for an analytic
   model                        print the graph model (labels, keys, relationships) as Markdown
-  serve                        serve the GraphQL API (GraphiQL at /graphiql)
-  demo                         migrate, load the bundled sample, hunt, print the chains, serve the API
+  alerts                       list stored alerts (--status, --analytic, --json)
+  alerts show <key>            one alert: its evidence by step, and its chain drawn as a tree
+  alerts triage <key>          --status new|in_progress|false_positive|closed --assignee <who> --note <text>
+  jobs                         list scheduled hunt jobs with their watermark and last run
+  jobs pause|resume|run|history <id>
+  serve                        serve the GraphQL API (GraphiQL at /graphiql) and run the scheduled hunts
+                               (LH_SCHEDULER=off: API only)
+  demo                         migrate, load the bundled sample, hunt, store and print the alerts, serve
 
 Neo4j: NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE (defaults: the local server, .env).`;
 
@@ -100,21 +108,137 @@ function parseParams(list: string[] | undefined): Record<string, unknown> {
 }
 
 async function serve(db: Db, host: string, port: number): Promise<void> {
-  const app = await buildApp({ db, logger: log });
+  const scheduler = process.env.LH_SCHEDULER === 'off' ? undefined : new Scheduler(db);
+  const app = await buildApp({ db, logger: log, ...(scheduler ? { scheduler } : {}) });
+  scheduler?.start();
   await app.listen({ host, port });
   const neo4jHttp = `http://127.0.0.1:${process.env.NEO4J_HTTP_PORT ?? 7474}/browser/`;
   process.stdout.write(
     `\nGraphQL API:   http://${host}:${port}/graphql\nGraphiQL:      http://${host}:${port}/graphiql\n` +
       `Neo4j Browser: ${db.uri.includes('127.0.0.1') || db.uri.includes('localhost') ? neo4jHttp : '(your Neo4j server)'}` +
-      `  (connect to ${db.uri})\nPress Ctrl-C to stop.\n`,
+      `  (connect to ${db.uri})\n` +
+      `Scheduled hunts: ${scheduler ? 'on (every analytic, every 5 minutes)' : 'off'}\nPress Ctrl-C to stop.\n`,
   );
   await new Promise<void>((resolve) => {
     const stop = () => {
-      app.close().then(() => resolve());
+      void (scheduler?.stop() ?? Promise.resolve()).then(() => app.close()).then(() => resolve());
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+async function alertsCommand(
+  db: Db,
+  args: string[],
+  v: { status?: string; assignee?: string; note?: string; analytic?: string; json?: boolean },
+): Promise<number> {
+  const [sub, key] = args;
+  const out = process.stdout;
+  if (!sub) {
+    if (v.status && !STATUSES.includes(v.status as AlertStatus))
+      throw new LineageError('LH_ERR_INPUT', `--status must be one of ${STATUSES.join(', ')}`);
+    const page = await listAlerts(
+      db,
+      {
+        ...(v.status ? { status: v.status as AlertStatus } : {}),
+        ...(v.analytic ? { analytic: v.analytic } : {}),
+      },
+      500,
+    );
+    if (v.json) out.write(`${JSON.stringify(page, null, 2)}\n`);
+    else {
+      out.write(`${page.total} alert(s)\n`);
+      for (const a of page.alerts)
+        out.write(
+          `${a.key}  ${a.severity.padEnd(8)} ${String(a.score).padStart(3)}  ${a.status.padEnd(14)} ${a.host}  ${a.user ?? '?'}  ` +
+            `${a.rootImage} > ${a.lolbinImage}  steps ${a.stepsFound.join(',')}  last ${a.lastSeen}\n`,
+        );
+    }
+    return 0;
+  }
+  if (!key) throw new LineageError('LH_ERR_INPUT', `alerts ${sub} needs an alert key`);
+  if (sub === 'triage') {
+    const a = await updateAlert(db, key, {
+      ...(v.status ? { status: v.status as AlertStatus } : {}),
+      ...(v.assignee !== undefined ? { assignee: v.assignee } : {}),
+      ...(v.note ? { note: v.note } : {}),
+      by: process.env.USER ?? 'cli',
+    });
+    out.write(`${a?.key}: ${a?.status}, assignee ${a?.assignee ?? '-'}, ${a?.notes.length} note(s)\n`);
+    return 0;
+  }
+  if (sub !== 'show') throw new LineageError('LH_ERR_INPUT', `unknown alerts command ${sub}`);
+  const a = await getAlert(db, key);
+  if (!a) throw new LineageError('LH_ERR_NOT_FOUND', `no alert ${key}`);
+  if (v.json) {
+    out.write(`${JSON.stringify(a, null, 2)}\n`);
+    return 0;
+  }
+  out.write(
+    `${a.key}\n  ${a.analytic} (${a.technique})  ${a.severity} ${a.score}  ${a.status}  assignee ${a.assignee ?? '-'}\n` +
+      `  ${a.host}  ${a.user ?? '?'}  first ${a.firstSeen}  last ${a.lastSeen}\n`,
+  );
+  for (const n of a.notes) out.write(`  note: ${n}\n`);
+  // The chain as the analytic sees it now, drawn as a tree.
+  const margin = 3600_000;
+  const r = await hunt(db, {
+    analytic: a.analytic,
+    from: new Date(Date.parse(a.firstSeen) - margin).toISOString(),
+    to: new Date(Date.parse(a.lastSeen) + margin).toISOString(),
+  });
+  const chain = r.chains.find(
+    (c) => c.root.name === a.rootImage && c.lolbin.name === a.lolbinImage && c.host === a.host,
+  );
+  if (chain) out.write(`${renderChain(chain, out.isTTY)}\n`);
+  out.write(
+    `  evidence in the graph (MATCH (a:Alert {key: '${a.key}'})-[e:EVIDENCE]->(n) RETURN a, e, n):\n`,
+  );
+  for (const e of a.evidence as Array<{ step: number; what: string; label: string; key: string }>)
+    out.write(`    [${e.step}] ${e.label} ${e.key}  (${e.what})\n`);
+  return 0;
+}
+
+async function jobsCommand(db: Db, args: string[], json: boolean): Promise<number> {
+  const s = new Scheduler(db);
+  await s.ensureJobs();
+  const [sub, id] = args;
+  const out = process.stdout;
+  if (!sub) {
+    const jobs = await s.jobs();
+    if (json) out.write(`${JSON.stringify(jobs, null, 2)}\n`);
+    else
+      for (const j of jobs)
+        out.write(
+          `${j.id}  every ${j.intervalSeconds} s, lookback ${j.lookbackSeconds} s  ${j.paused ? 'PAUSED' : 'active'}  watermark ${j.watermark}` +
+            `  last run ${j.lastRun ? `${j.lastRun.status} ${j.lastRun.windowEnd}` : 'never'}\n`,
+        );
+    return 0;
+  }
+  if (!id) throw new LineageError('LH_ERR_INPUT', `jobs ${sub} needs a job id (an analytic id, e.g. AN1314)`);
+  if (sub === 'pause' || sub === 'resume') {
+    const j = await s.setPaused(id, sub === 'pause');
+    out.write(`${j.id} ${j.paused ? 'paused' : 'resumed'}\n`);
+    return 0;
+  }
+  if (sub === 'run') {
+    for (const r of await s.runNow(id))
+      out.write(
+        `${r.job} ${r.kind} ${r.windowStart} → ${r.windowEnd}: ${r.status}, ${r.chains} chain(s), ${r.alertsRaised} raised, ${r.alertsUpdated} refreshed${r.error ? `, ${r.error}` : ''}\n`,
+      );
+    return 0;
+  }
+  if (sub === 'history') {
+    const h = await s.history(id, 50);
+    if (json) out.write(`${JSON.stringify(h, null, 2)}\n`);
+    else
+      for (const r of h)
+        out.write(
+          `${r.windowStart} → ${r.windowEnd}  ${r.kind} ${r.status}  ${r.chains} chain(s), ${r.alertsRaised} raised, ${r.millis} ms${r.error ? `  ${r.error}` : ''}\n`,
+        );
+    return 0;
+  }
+  throw new LineageError('LH_ERR_INPUT', `unknown jobs command ${sub}`);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -136,6 +260,9 @@ async function main(argv: string[]): Promise<number> {
       param: { type: 'string', multiple: true },
       alerts: { type: 'boolean' },
       json: { type: 'boolean' },
+      status: { type: 'string' },
+      assignee: { type: 'string' },
+      note: { type: 'string' },
     },
   });
 
@@ -161,7 +288,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const cfg = loadConfig();
-  const known = ['migrate', 'ingest', 'hunt', 'serve', 'demo'];
+  const known = ['migrate', 'ingest', 'hunt', 'serve', 'demo', 'alerts', 'jobs'];
   if (!known.includes(command)) {
     process.stderr.write(`unknown command ${command}\n${HELP}\n`);
     return 2;
@@ -200,6 +327,8 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    if (command === 'alerts') return await alertsCommand(db, positionals, values);
+    if (command === 'jobs') return await jobsCommand(db, positionals, values.json === true);
     if (command === 'serve') {
       await serve(db, cfg.api.host, cfg.api.port);
       return 0;
@@ -208,7 +337,17 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`Loading the bundled sample ${SAMPLE}\n`);
     await runIngest(db, [SAMPLE], values);
     process.stdout.write('\nRunning every hunt over all time:\n\n');
-    for (const r of await huntAll(db)) process.stdout.write(`${renderHunt(r, process.stdout.isTTY)}\n\n`);
+    for (const r of await huntAll(db)) {
+      process.stdout.write(`${renderHunt(r, process.stdout.isTTY)}\n\n`);
+      const raised = await raiseAlerts(db, r.analytic, r.chains);
+      for (const x of raised)
+        process.stdout.write(
+          `${x.created ? 'raised' : 'refreshed'} alert ${x.key} (npm run cli -- alerts show ${x.key})\n`,
+        );
+    }
+    process.stdout.write(
+      '\nIn Neo4j Browser: MATCH (a:Alert)-[e:EVIDENCE]->(n) RETURN a, e, n  shows every alert with its evidence.\n',
+    );
     if (process.env.LH_DEMO_NO_SERVE === '1') return 0;
     await serve(db, cfg.api.host, cfg.api.port);
     return 0;

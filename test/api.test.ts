@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { ingest } from '../ingest/pipeline.ts';
+import { raiseAlerts } from '../src/alerts.ts';
+import { getAnalytic, hunt } from '../src/analytics.ts';
 import { buildApp } from '../src/app.ts';
 import type { Db } from '../src/db.ts';
+import { Scheduler } from '../src/scheduler.ts';
 import { clearGraph, SAMPLE, testDb } from './helpers.ts';
 
 let db: Db;
@@ -13,7 +16,13 @@ before(async () => {
   db = await testDb();
   await clearGraph(db);
   await ingest(db, [SAMPLE]);
-  app = await buildApp({ db });
+  const scheduler = new Scheduler(db, {
+    owner: 'api-test',
+    startAt: new Date('2020-09-04T20:00:00Z'),
+    clock: () => new Date('2020-09-04T20:05:00Z'),
+  });
+  await scheduler.ensureJobs();
+  app = await buildApp({ db, scheduler });
 });
 after(async () => {
   await app.close();
@@ -109,4 +118,62 @@ test('GraphiQL is served and health reports Neo4j', async () => {
   assert.match(page.body, /graphiql/i);
   const h = await gql('{ health { neo4j analytics } }');
   assert.deepEqual(h.data!.health, { neo4j: true, analytics: 1 });
+});
+
+test('alerts: list with filters and cursor, detail with evidence by step, triage by mutation', async () => {
+  const { chains } = await hunt(db, { analytic: 'AN1314' });
+  await raiseAlerts(db, getAnalytic('AN1314'), chains);
+  const list = await gql(
+    '{ alerts(filter: {analytic: "AN1314", status: new}) { total hasMore endCursor alerts { key severity score rootImage lolbinImage stepsFound } } }',
+  );
+  assert.equal(list.errors, undefined, JSON.stringify(list.errors));
+  const page = list.data!.alerts;
+  assert.equal(page.total, 1);
+  assert.equal(page.hasMore, false);
+  const key = page.alerts[0].key;
+  assert.equal(page.endCursor, key);
+  assert.deepEqual([page.alerts[0].rootImage, page.alerts[0].lolbinImage], ['explorer.exe', 'wscript.exe']);
+  const next = await gql('query($after: String) { alerts(after: $after) { alerts { key } } }', {
+    after: key,
+  });
+  assert.deepEqual(next.data!.alerts.alerts, []);
+  const detail = await gql('query($k: ID!) { alert(key: $k) { status evidence { step label key } } }', {
+    k: key,
+  });
+  const steps = new Set(detail.data!.alert.evidence.map((e: any) => e.step));
+  assert.deepEqual([...steps].sort(), [1, 3, 4]);
+  const triaged = await gql(
+    'mutation($k: ID!) { updateAlert(key: $k, status: false_positive, assignee: "sam", note: "lab test", by: "sam") { status assignee notes history } }',
+    { k: key },
+  );
+  assert.equal(triaged.errors, undefined, JSON.stringify(triaged.errors));
+  assert.equal(triaged.data!.updateAlert.status, 'false_positive');
+  assert.equal(triaged.data!.updateAlert.history.length, 2);
+  const missing = await gql('mutation { updateAlert(key: "AN1314-nope", status: closed) { key } }');
+  assert.equal(missing.errors?.[0]?.extensions?.code, 'LH_ERR_NOT_FOUND');
+});
+
+test('jobs: list, pause, run now, history', async () => {
+  const jobs = await gql('{ jobs { id intervalSeconds lookbackSeconds watermark paused } }');
+  assert.deepEqual(jobs.data!.jobs[0], {
+    id: 'AN1314',
+    intervalSeconds: 300,
+    lookbackSeconds: 1200,
+    watermark: '2020-09-04T20:00:00.000Z',
+    paused: false,
+  });
+  const paused = await gql('mutation { pauseJob(id: "AN1314") { paused } }');
+  assert.equal(paused.data!.pauseJob.paused, true);
+  const ran = await gql('mutation { runJob(id: "AN1314") { kind status windowStart windowEnd chains } }');
+  assert.equal(ran.errors, undefined, JSON.stringify(ran.errors));
+  assert.deepEqual(ran.data!.runJob[0], {
+    kind: 'scheduled',
+    status: 'ok',
+    windowStart: '2020-09-04T20:00:00.000Z',
+    windowEnd: '2020-09-04T20:05:00.000Z',
+    chains: 0,
+  });
+  const history = await gql('{ jobHistory(id: "AN1314") { windowEnd status } }');
+  assert.equal(history.data!.jobHistory.length, 1);
+  await gql('mutation { resumeJob(id: "AN1314") { paused } }');
 });

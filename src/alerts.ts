@@ -10,6 +10,7 @@ import { label, rel } from './model.ts';
 
 const AL = label('Alert');
 const EV = rel('EVIDENCE');
+const SUP = label('Suppression');
 
 export const STATUSES = ['new', 'in_progress', 'false_positive', 'closed'] as const;
 export type AlertStatus = (typeof STATUSES)[number];
@@ -88,6 +89,18 @@ CALL (a) {
     e.relation = ev.relation, e.addedAt = datetime()
   RETURN count(*) AS linked
 }
+WITH a, created, linked
+// Suppressions decide at each evaluation: links to those that match now, none once they expired.
+OPTIONAL MATCH (a)-[old:${rel('SUPPRESSED_BY')}]->(:${SUP})
+DELETE old
+WITH DISTINCT a, created, linked
+CALL (a) {
+  UNWIND $suppressedBy AS sk
+  MATCH (s:${SUP} {key: sk})
+  MERGE (a)-[:${rel('SUPPRESSED_BY')}]->(s)
+  RETURN count(*) AS n
+}
+SET a.suppressed = size($suppressedBy) > 0
 RETURN created, linked
 `.replace(
   'apocFreeUnion',
@@ -96,16 +109,143 @@ RETURN created, linked
 
 export interface RaiseResult {
   key: string;
+  /** True for a new alert; false when an existing one was refreshed. */
   created: boolean;
+  /** Suppressions that matched: the alert is stored, marked suppressed. */
+  suppressedBy: string[];
 }
 
-/** Raise (or refresh) an alert for every chain that meets the alert policy. */
-export async function raiseAlerts(db: Db, analytic: { id: string; technique: string }, chains: ChainView[]) {
+export const SUPPRESSION_KINDS = ['destination', 'fileHash', 'image', 'parentImage', 'user', 'host'] as const;
+export type SuppressionKind = (typeof SUPPRESSION_KINDS)[number];
+
+export interface Suppression {
+  key: string;
+  kind: SuppressionKind;
+  value: string;
+  analytic: string | null;
+  reason: string;
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string | null;
+}
+
+/** The values of a chain each suppression kind is matched against (lower case; hashes upper case). */
+export function chainValues(c: ChainView): Record<SuppressionKind, string[]> {
+  const processes = [
+    c.root,
+    c.lolbin,
+    ...c.lineage,
+    ...c.steps.flatMap((s) => s.evidence.flatMap((e) => [e.process, ...e.via])),
+  ].filter((p): p is NonNullable<typeof p> => p !== null && p.label === 'Process');
+  const images = processes.map((p) => String(p.properties.image ?? '').toLowerCase()).filter(Boolean);
+  const hashes = processes.flatMap((p) =>
+    [...String(p.properties.hashes ?? '').matchAll(/SHA256=([0-9A-F]+)/gi)].map((m) => m[1]!.toUpperCase()),
+  );
+  const destinations = c.steps[3]!.evidence.flatMap((e) => (e.target ? [e.target.name.toLowerCase()] : []));
+  return {
+    destination: [...new Set(destinations)],
+    fileHash: [...new Set(hashes)],
+    image: [...new Set(images)],
+    parentImage: [String(c.root.properties.image ?? c.root.name).toLowerCase()],
+    user: c.user ? [c.user.toLowerCase()] : [],
+    host: [c.host.toLowerCase()],
+  };
+}
+
+/** Active suppressions (not expired at `now`) that match the chain. */
+export function matchingSuppressions(c: ChainView, analytic: string, active: Suppression[]): Suppression[] {
+  const values = chainValues(c);
+  return active.filter((s) => {
+    if (s.analytic && s.analytic !== analytic) return false;
+    const v = s.kind === 'fileHash' ? s.value.toUpperCase() : s.value.toLowerCase();
+    return values[s.kind].some((x) =>
+      s.kind === 'image' || s.kind === 'parentImage' ? x.startsWith(v) || x === v : x === v,
+    );
+  });
+}
+
+export async function activeSuppressions(db: Db, now = new Date()): Promise<Suppression[]> {
+  const res = await db.read(
+    `MATCH (s:${SUP}) WHERE s.expiresAt IS NULL OR s.expiresAt > datetime($now) RETURN properties(s) AS s ORDER BY s.createdAt`,
+    { now: now.toISOString() },
+  );
+  return res.records.map((r) => plain(r.get('s')) as Suppression);
+}
+
+/** Create a suppression; alerts it matches become suppressed at their next evaluation, this alert at once. */
+export async function suppress(
+  db: Db,
+  s: {
+    kind: SuppressionKind;
+    value: string;
+    reason: string;
+    analytic?: string | null;
+    expiresAt?: string | null;
+    by?: string;
+    alertKey?: string;
+  },
+): Promise<Suppression> {
+  if (!SUPPRESSION_KINDS.includes(s.kind))
+    throw new LineageError('LH_ERR_INPUT', `suppression kind must be one of ${SUPPRESSION_KINDS.join(', ')}`);
+  if (!s.value.trim()) throw new LineageError('LH_ERR_INPUT', 'a suppression needs a value');
+  if (!s.reason.trim()) throw new LineageError('LH_ERR_INPUT', 'a suppression needs a reason');
+  if (s.expiresAt && Number.isNaN(Date.parse(s.expiresAt)))
+    throw new LineageError('LH_ERR_INPUT', `expiresAt ${s.expiresAt} is not a date-time`);
+  const createdAt = new Date().toISOString();
+  const key = createHash('sha256')
+    .update(`${s.kind}\n${s.value}\n${s.analytic ?? ''}\n${createdAt}`)
+    .digest('hex')
+    .slice(0, 24);
+  const res = await db.write(
+    `CREATE (s:${SUP} {key: $key, kind: $kind, value: $value, analytic: $analytic, reason: $reason, createdBy: $by,
+       createdAt: datetime($createdAt), expiresAt: CASE WHEN $expiresAt IS NULL THEN null ELSE datetime($expiresAt) END})
+     WITH s
+     OPTIONAL MATCH (a:${AL} {key: $alertKey})
+     FOREACH (_ IN CASE WHEN a IS NULL THEN [] ELSE [1] END |
+       MERGE (a)-[:${rel('SUPPRESSED_BY')}]->(s)
+       SET a.suppressed = true, a.history = a.history + $entry, a.updatedAt = datetime())
+     RETURN properties(s) AS s`,
+    {
+      key,
+      kind: s.kind,
+      value: s.value,
+      analytic: s.analytic ?? null,
+      reason: s.reason,
+      by: s.by ?? 'analyst',
+      createdAt,
+      expiresAt: s.expiresAt ? new Date(Date.parse(s.expiresAt)).toISOString() : null,
+      alertKey: s.alertKey ?? null,
+      entry: JSON.stringify({
+        at: createdAt,
+        by: s.by ?? 'analyst',
+        change: 'suppressed',
+        suppression: key,
+        reason: s.reason,
+      }),
+    },
+  );
+  return plain(res.records[0]!.get('s')) as Suppression;
+}
+
+/**
+ * Raise (or refresh) an alert for every chain that meets the alert policy. A chain that an active
+ * suppression matches is stored all the same, marked suppressed and linked to the suppressions that
+ * decided it; when they expire, the next evaluation lifts the mark.
+ */
+export async function raiseAlerts(
+  db: Db,
+  analytic: { id: string; technique: string },
+  chains: ChainView[],
+  now = new Date(),
+) {
   const out: RaiseResult[] = [];
+  const active = await activeSuppressions(db, now);
   for (const c of chains.filter((x) => x.alert)) {
     const fp = fingerprint(analytic.id, c);
     const key = `${analytic.id}-${fp}`;
+    const by = matchingSuppressions(c, analytic.id, active).map((x) => x.key);
     const res = await db.write(UPSERT, {
+      suppressedBy: by,
       key,
       analytic: analytic.id,
       technique: analytic.technique,
@@ -123,7 +263,7 @@ export async function raiseAlerts(db: Db, analytic: { id: string; technique: str
       link: c.link,
       evidence: evidenceRows(c),
     });
-    out.push({ key, created: Boolean(res.records[0]?.get('created')) });
+    out.push({ key, created: Boolean(res.records[0]?.get('created')), suppressedBy: by });
   }
   return out;
 }
@@ -136,6 +276,8 @@ export interface AlertFilter {
   user?: string;
   from?: string;
   to?: string;
+  /** Suppressed alerts are left out unless asked for. */
+  includeSuppressed?: boolean;
 }
 
 export interface AlertView {
@@ -151,6 +293,8 @@ export interface AlertView {
   rootImage: string;
   lolbinImage: string;
   link: string;
+  /** True while an active suppression matches the chain. */
+  suppressed: boolean;
   assignee: string | null;
   notes: string[];
   history: Array<Record<string, unknown>>;
@@ -174,6 +318,7 @@ function view(p: Record<string, unknown>): AlertView {
     rootImage: String(p.rootImage),
     lolbinImage: String(p.lolbinImage),
     link: String(p.link ?? 'direct'),
+    suppressed: Boolean(p.suppressed),
     assignee: (p.assignee as string | null) ?? null,
     notes: (p.notes as string[]) ?? [],
     history: ((p.history as string[]) ?? []).map((h) => JSON.parse(h) as Record<string, unknown>),
@@ -194,6 +339,7 @@ export async function listAlerts(db: Db, f: AlertFilter = {}, first = 50, after?
        AND ($severity IS NULL OR a.severity = $severity) AND ($host IS NULL OR a.host = toLower($host))
        AND ($user IS NULL OR toLower(a.user) = toLower($user))
        AND ($from IS NULL OR a.lastSeen >= datetime($from)) AND ($to IS NULL OR a.firstSeen < datetime($to))
+       AND ($includeSuppressed OR NOT coalesce(a.suppressed, false))
      WITH a ORDER BY a.lastSeen DESC, a.key
      WITH collect(a) AS rows
      WITH rows, CASE WHEN $after IS NULL THEN 0
@@ -210,6 +356,7 @@ export async function listAlerts(db: Db, f: AlertFilter = {}, first = 50, after?
       to: f.to ?? null,
       after: after ?? null,
       first: Math.max(1, Math.min(first, 500)),
+      includeSuppressed: f.includeSuppressed ?? false,
     },
   );
   const r = res.records[0]!;
@@ -220,9 +367,11 @@ export async function listAlerts(db: Db, f: AlertFilter = {}, first = 50, after?
 export async function getAlert(db: Db, key: string) {
   const res = await db.read(
     `MATCH (a:${AL} {key: $key})
+     OPTIONAL MATCH (a)-[:${rel('SUPPRESSED_BY')}]->(s:${SUP})
+     WITH a, collect(properties(s)) AS suppressions
      OPTIONAL MATCH (a)-[e:${EV}]->(n)
-     WITH a, e, n ORDER BY e.step, e.time
-     RETURN properties(a) AS alert,
+     WITH a, suppressions, e, n ORDER BY e.step, e.time
+     RETURN properties(a) AS alert, suppressions,
             collect(CASE WHEN e IS NULL THEN null ELSE {step: e.step, what: e.what, time: e.time, relation: e.relation,
                     label: labels(n)[0], key: n.key, properties: properties(n)} END) AS evidence`,
     { key },
@@ -232,6 +381,7 @@ export async function getAlert(db: Db, key: string) {
   return {
     ...view(plain(r.get('alert')) as Record<string, unknown>),
     evidence: plain(r.get('evidence')) as unknown[],
+    suppressions: plain(r.get('suppressions')) as Suppression[],
   };
 }
 

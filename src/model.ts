@@ -35,7 +35,8 @@ export type Label =
   | 'Image'
   | 'Alert'
   | 'Job'
-  | 'JobRun';
+  | 'JobRun'
+  | 'Suppression';
 
 const IDENT = /^[A-Za-z][A-Za-z0-9_]*$/;
 

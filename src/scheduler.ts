@@ -155,7 +155,7 @@ export class Scheduler {
     try {
       const r = await hunt(this.db, { analytic: id, from: iso(huntFrom), to: iso(end) });
       summary.chains = r.chains.length;
-      raised = await raiseAlerts(this.db, analytic, r.chains);
+      raised = await raiseAlerts(this.db, analytic, r.chains, this.clock());
       summary.alertsRaised = raised.filter((x) => x.created).length;
       summary.alertsUpdated = raised.length - summary.alertsRaised;
     } catch (err) {

@@ -15,6 +15,8 @@ export interface IngestOptions {
   /** Where rejected records go (JSON lines: file, line, reason, record). */
   rejectsPath?: string;
   volumeMap?: Record<string, string>;
+  /** Called after each batch is committed, with its events and the commit time (live alerting). */
+  onBatch?: (events: CanonicalEvent[], committedAt: number) => Promise<unknown>;
   /** Called about once a second and at the end of each file. */
   onProgress?: (p: IngestProgress) => void;
 }
@@ -84,6 +86,7 @@ export async function ingest(db: Db, args: string[], opts: IngestOptions = {}): 
   const flush = async () => {
     if (batch.length === 0) return;
     const c = await writeBatch(db, batch);
+    if (opts.onBatch) await opts.onBatch(batch, Date.now());
     summary.loaded += c.events;
     summary.nodesCreated += c.nodesCreated;
     summary.relationshipsCreated += c.relationshipsCreated;

@@ -3,7 +3,8 @@
 // Neo4j Browser. Seeing the chain again updates it (last seen, score, steps, new evidence); it never
 // raises a second alert.
 import { createHash } from 'node:crypto';
-import type { ChainView } from './analytics.ts';
+import { EventEmitter } from 'node:events';
+import { type ChainView, getAnalytic, hunt } from './analytics.ts';
 import { type Db, plain } from './db.ts';
 import { LineageError } from './errors.ts';
 import { label, rel } from './model.ts';
@@ -13,6 +14,9 @@ const EV = rel('EVIDENCE');
 const SUP = label('Suppression');
 
 export const STATUSES = ['new', 'in_progress', 'false_positive', 'closed'] as const;
+
+/** 'raised' with the new alert's view whenever an alert is stored for the first time (the API publishes it). */
+export const alertEvents = new EventEmitter();
 export type AlertStatus = (typeof STATUSES)[number];
 
 /** The chain's identity: its analytic and its root (the user-facing app nearest the LOLBIN). */
@@ -263,7 +267,10 @@ export async function raiseAlerts(
       link: c.link,
       evidence: evidenceRows(c),
     });
-    out.push({ key, created: Boolean(res.records[0]?.get('created')), suppressedBy: by });
+    const created = Boolean(res.records[0]?.get('created'));
+    out.push({ key, created, suppressedBy: by });
+    if (created && alertEvents.listenerCount('raised') > 0)
+      alertEvents.emit('raised', await getAlert(db, key));
   }
   return out;
 }
@@ -418,4 +425,39 @@ export async function updateAlert(
   );
   if (res.records.length === 0) throw new LineageError('LH_ERR_NOT_FOUND', `no alert ${key}`);
   return getAlert(db, key);
+}
+
+export interface BacktestResult {
+  analytic: string;
+  from: string;
+  to: string;
+  params: Record<string, unknown>;
+  /** Alerts the new parameters would raise that are not stored. */
+  new: Array<{ key: string; chain: ChainView }>;
+  /** Stored alerts the new parameters would no longer raise. */
+  lost: AlertView[];
+  unchanged: string[];
+}
+
+/** Rerun an analytic over a past range with other parameters and compare with the stored alerts. */
+export async function backtest(
+  db: Db,
+  req: { analytic: string; from: string; to: string; params?: Record<string, unknown> },
+): Promise<BacktestResult> {
+  const a = getAnalytic(req.analytic);
+  const r = await hunt(db, { analytic: a.id, from: req.from, to: req.to, params: req.params ?? {} });
+  const rerun = new Map(r.chains.filter((c) => c.alert).map((c) => [`${a.id}-${fingerprint(a.id, c)}`, c]));
+  const stored = (
+    await listAlerts(db, { analytic: a.id, from: req.from, to: req.to, includeSuppressed: true }, 500)
+  ).alerts.filter((x) => Date.parse(x.lastSeen) >= Date.parse(req.from));
+  const storedKeys = new Set(stored.map((x) => x.key));
+  return {
+    analytic: a.id,
+    from: req.from,
+    to: req.to,
+    params: r.params,
+    new: [...rerun].filter(([k]) => !storedKeys.has(k)).map(([key, chain]) => ({ key, chain })),
+    lost: stored.filter((x) => !rerun.has(x.key)),
+    unchanged: stored.filter((x) => rerun.has(x.key)).map((x) => x.key),
+  };
 }

@@ -1,12 +1,27 @@
 // The API as a Fastify plugin that never listens (tests use app.inject(); src/cli.ts listens).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import mercurius from 'mercurius';
-import { type AlertFilter, type AlertStatus, getAlert, listAlerts, updateAlert } from './alerts.ts';
+import { ingest } from '../ingest/pipeline.ts';
+import {
+  type AlertFilter,
+  type AlertStatus,
+  activeSuppressions,
+  alertEvents,
+  backtest,
+  getAlert,
+  listAlerts,
+  type SuppressionKind,
+  suppress,
+  updateAlert,
+} from './alerts.ts';
 import { type Analytic, browserParams, getAnalytic, hunt, loadAnalytics } from './analytics.ts';
 import type { Db } from './db.ts';
 import { LineageError } from './errors.ts';
+import { liveEvaluator } from './live.ts';
 import type { Scheduler } from './scheduler.ts';
 
 const SCHEMA = readFileSync(new URL('../schema/api.graphql', import.meta.url), 'utf8');
@@ -86,6 +101,7 @@ export async function buildApp({ db, logger, scheduler }: AppOptions): Promise<F
   await app.register(mercurius, {
     schema: SCHEMA,
     graphiql: true,
+    subscription: true,
     resolvers: {
       JSON: JSONScalar,
       DateTime: DateTimeScalar,
@@ -136,6 +152,15 @@ export async function buildApp({ db, logger, scheduler }: AppOptions): Promise<F
         }),
         alert: coded(async (a: { key: string }) => getAlert(db, a.key)),
         jobs: coded(async () => jobs().jobs()),
+        suppressions: coded(async (a: { includeExpired?: boolean }) =>
+          a.includeExpired ? activeSuppressions(db, new Date(0)) : activeSuppressions(db),
+        ),
+        backtest: coded(
+          async (a: { analytic: string; from: string; to: string; params?: Record<string, unknown> }) => {
+            const r = await backtest(db, a);
+            return { ...r, parameters: r.params };
+          },
+        ),
         jobHistory: coded(async (a: { id: string; last?: number }) => jobs().history(a.id, a.last ?? 20)),
         health: async () => {
           let ok = true;
@@ -145,6 +170,15 @@ export async function buildApp({ db, logger, scheduler }: AppOptions): Promise<F
             ok = false;
           }
           return { neo4j: ok, uri: db.uri, analytics: loadAnalytics().length };
+        },
+      },
+      Subscription: {
+        alertRaised: {
+          subscribe: async (
+            _: unknown,
+            __: unknown,
+            ctx: { pubsub: { subscribe(topic: string): Promise<unknown> } },
+          ) => ctx.pubsub.subscribe('ALERT_RAISED'),
         },
       },
       Mutation: {
@@ -168,8 +202,49 @@ export async function buildApp({ db, logger, scheduler }: AppOptions): Promise<F
         pauseJob: coded(async (a: { id: string }) => jobs().setPaused(a.id, true)),
         resumeJob: coded(async (a: { id: string }) => jobs().setPaused(a.id, false)),
         runJob: coded(async (a: { id: string }) => jobs().runNow(a.id)),
+        suppress: coded(
+          async (a: {
+            kind: SuppressionKind;
+            value: string;
+            reason: string;
+            analytic?: string;
+            expiresAt?: string;
+            alertKey?: string;
+            by?: string;
+          }) => suppress(db, a),
+        ),
       },
     },
+  });
+  const publish = (alert: unknown) => {
+    void app.graphql.pubsub.publish({ topic: 'ALERT_RAISED', payload: { alertRaised: alert } });
+  };
+  alertEvents.on('raised', publish);
+  app.addHook('onClose', async () => {
+    alertEvents.off('raised', publish);
+  });
+  // Live ingest: POST telemetry (NDJSON, JSON or XML text) and get back what was loaded and the alerts it
+  // completed, each with its ingest-to-alert latency.
+  for (const type of ['application/x-ndjson', 'application/xml', 'text/xml'])
+    app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: 256 * 1024 * 1024 }, (_req, body, done) =>
+      done(null, body),
+    );
+  app.post('/ingest', async (req, reply) => {
+    const body = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+    const dir = mkdtempSync(join(tmpdir(), 'lh-ingest-'));
+    const ext = /xml/.test(String(req.headers['content-type'])) ? 'xml' : 'jsonl';
+    const file = join(dir, `request.${ext}`);
+    writeFileSync(file, body);
+    try {
+      const alerts: unknown[] = [];
+      const summary = await ingest(db, [file], { onBatch: liveEvaluator(db, (a) => alerts.push(a)) });
+      return { read: summary.read, loaded: summary.loaded, rejected: summary.rejected, alerts };
+    } catch (err) {
+      reply.code(err instanceof LineageError ? 400 : 500);
+      return { error: (err as Error).message, code: (err as { code?: string }).code };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   app.get('/', async (_req, reply) => reply.redirect('/graphiql'));
   return app;

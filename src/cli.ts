@@ -8,6 +8,7 @@ import { buildApp } from './app.ts';
 import { loadConfig, ROOT } from './config.ts';
 import { connect, type Db } from './db.ts';
 import { LineageError } from './errors.ts';
+import { liveEvaluator } from './live.ts';
 import { log } from './log.ts';
 import { migrate } from './migrate.ts';
 import { modelMarkdown } from './model.ts';
@@ -76,7 +77,18 @@ async function runIngest(
   const rejectsPath =
     opts.rejects ?? join('rejects', `ingest-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
   const tty = process.stderr.isTTY;
+  const latencies: number[] = [];
+  const live =
+    process.env.LH_LIVE === 'off'
+      ? undefined
+      : liveEvaluator(db, (a) => {
+          latencies.push(a.latencyMs);
+          process.stderr.write(
+            `${tty ? '\r\x1b[K' : ''}alert ${a.key} raised ${a.latencyMs} ms after its last event was committed\n`,
+          );
+        });
   const summary = await ingest(db, inputs, {
+    ...(live ? { onBatch: live } : {}),
     rejectsPath,
     volumeMap,
     ...(batch ? { batchSize: batch } : {}),
@@ -87,6 +99,15 @@ async function runIngest(
   });
   if (tty) process.stderr.write('\n');
   printSummary(summary);
+  if (live) {
+    const sorted = [...latencies].sort((x, y) => x - y);
+    process.stdout.write(
+      sorted.length
+        ? `live evaluation: ${sorted.length} alert(s) raised during ingest; ingest-to-alert ${sorted[0]} ms min, ` +
+            `${sorted[Math.floor(sorted.length / 2)]} ms median, ${sorted.at(-1)} ms max\n`
+        : 'live evaluation: no new alert\n',
+    );
+  }
   return summary;
 }
 

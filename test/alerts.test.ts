@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ingest } from '../ingest/pipeline.ts';
-import { getAlert, listAlerts, raiseAlerts, suppress } from '../src/alerts.ts';
+import { backtest, getAlert, listAlerts, raiseAlerts, suppress } from '../src/alerts.ts';
 import { getAnalytic, hunt } from '../src/analytics.ts';
 import type { Db } from '../src/db.ts';
 import { clearGraph, FIXTURES, testDb } from './helpers.ts';
@@ -82,4 +82,32 @@ test('suppressions match on the parent image path, the user, the host; other ana
     code: 'LH_ERR_INPUT',
   });
   await assert.rejects(suppress(db, { kind: 'host', value: 'x', reason: ' ' }), { code: 'LH_ERR_INPUT' });
+});
+
+test('a backtest with a wider EgressAllowList reports the alerts it would lose', async () => {
+  await clearGraph(db);
+  await ingest(db, [
+    join(FIXTURES, 'an1314', 'hit-word-macro-download.jsonl'),
+    join(FIXTURES, 'an1314', 'hit-excel-grandchild-lolbin.jsonl'),
+  ]);
+  const stored = await evaluate(new Date('2024-03-07T00:00:00Z'));
+  assert.equal(stored.length, 2);
+  const range = { analytic: 'AN1314', from: '2024-03-01T00:00:00Z', to: '2024-03-31T00:00:00Z' };
+  const same = await backtest(db, range);
+  assert.deepEqual([same.new.length, same.lost.length, same.unchanged.length], [0, 0, 2]);
+  const wider = await backtest(db, { ...range, params: { egressAllowList: ['198.51.100.0/24'] } });
+  assert.deepEqual(
+    wider.lost.map((x) => x.rootImage),
+    ['excel.exe'],
+  );
+  assert.equal(wider.unchanged.length, 1);
+  assert.deepEqual(wider.new, []);
+  // And the other way: a new alert the stored set lacks.
+  await clearGraph(db);
+  await ingest(db, [join(FIXTURES, 'an1314', 'miss-allowlisted-destination.jsonl')]);
+  const narrower = await backtest(db, { ...range, params: { egressAllowList: [] } });
+  assert.deepEqual(
+    narrower.new.map((x) => x.chain.root.name),
+    ['winword.exe'],
+  );
 });

@@ -147,8 +147,23 @@ function validateValue(a: Analytic, p: ParamSpec, v: unknown): unknown {
   }
 }
 
-/** Defaults overlaid with overrides, each checked against its declared type; unknown names are refused. */
-export function resolveParams(a: Analytic, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+let environment: Record<string, Record<string, unknown>> = {};
+
+/** This deployment's parameter values (src/settings.ts): they take the place of the analytics' defaults. */
+export function setEnvironmentParams(params: Record<string, Record<string, unknown>>): void {
+  environment = params;
+}
+
+export function environmentParams(id: string): Record<string, unknown> {
+  return environment[id] ?? {};
+}
+
+/**
+ * Defaults, then this environment's values, then the request's overrides, each checked against its
+ * declared type; unknown names are refused.
+ */
+export function resolveParams(a: Analytic, requested: Record<string, unknown> = {}): Record<string, unknown> {
+  const overrides = { ...environmentParams(a.id), ...requested };
   const out: Record<string, unknown> = {};
   for (const p of a.params)
     out[p.name] = validateValue(a, p, p.name in overrides ? overrides[p.name] : p.default);

@@ -18,7 +18,14 @@ import {
   suppress,
   updateAlert,
 } from './alerts.ts';
-import { type Analytic, browserParams, getAnalytic, hunt, loadAnalytics } from './analytics.ts';
+import {
+  type Analytic,
+  browserParams,
+  getAnalytic,
+  hunt,
+  loadAnalytics,
+  resolveParams,
+} from './analytics.ts';
 import type { Db } from './db.ts';
 import { LineageError } from './errors.ts';
 import { liveEvaluator } from './live.ts';
@@ -71,7 +78,10 @@ function graphqlError(err: unknown): Error {
 
 const analyticView = (a: Analytic) => ({
   ...a,
-  parameters: a.params,
+  parameters: (() => {
+    const values = resolveParams(a);
+    return a.params.map((p) => ({ ...p, value: values[p.name] }));
+  })(),
   browserParams: browserParams(a),
 });
 

@@ -14,6 +14,7 @@ import { migrate } from './migrate.ts';
 import { modelMarkdown } from './model.ts';
 import { renderChain, renderHunt } from './render.ts';
 import { Scheduler } from './scheduler.ts';
+import { type Environment, loadEnvironment, syncConfigSuppressions } from './settings.ts';
 
 const HELP = `usage: npm run cli -- <command> [options]
 
@@ -41,7 +42,8 @@ commands:
                                (LH_SCHEDULER=off: API only)
   demo                         migrate, load the bundled sample, hunt, store and print the alerts, serve
 
-Neo4j: NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE (defaults: the local server, .env).`;
+Neo4j: NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE (defaults: the local server, .env).
+Parameters, schedules and suppressions per environment: LH_CONFIG=file.yaml (or lineage-hunter.yaml).`;
 
 export const SAMPLE = join(ROOT, 'test', 'fixtures', 'otrf', 'empire_launcher_vbs.zip');
 
@@ -128,8 +130,9 @@ function parseParams(list: string[] | undefined): Record<string, unknown> {
   return out;
 }
 
-async function serve(db: Db, host: string, port: number): Promise<void> {
-  const scheduler = process.env.LH_SCHEDULER === 'off' ? undefined : new Scheduler(db);
+async function serve(db: Db, host: string, port: number, env: Environment): Promise<void> {
+  const scheduler =
+    process.env.LH_SCHEDULER === 'off' ? undefined : new Scheduler(db, { settings: env.schedules });
   const app = await buildApp({ db, logger: log, ...(scheduler ? { scheduler } : {}) });
   scheduler?.start();
   await app.listen({ host, port });
@@ -220,8 +223,8 @@ async function alertsCommand(
   return 0;
 }
 
-async function jobsCommand(db: Db, args: string[], json: boolean): Promise<number> {
-  const s = new Scheduler(db);
+async function jobsCommand(db: Db, args: string[], json: boolean, env: Environment): Promise<number> {
+  const s = new Scheduler(db, { settings: env.schedules });
   await s.ensureJobs();
   const [sub, id] = args;
   const out = process.stdout;
@@ -309,6 +312,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const cfg = loadConfig();
+  const env = loadEnvironment();
   const known = ['migrate', 'ingest', 'hunt', 'serve', 'demo', 'alerts', 'jobs'];
   if (!known.includes(command)) {
     process.stderr.write(`unknown command ${command}\n${HELP}\n`);
@@ -317,6 +321,7 @@ async function main(argv: string[]): Promise<number> {
   const db = await connect(cfg.neo4j);
   try {
     await migrate(db);
+    await syncConfigSuppressions(db, env);
     if (command === 'migrate') {
       process.stdout.write(`graph model applied to ${db.uri}\n`);
       return 0;
@@ -349,9 +354,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'alerts') return await alertsCommand(db, positionals, values);
-    if (command === 'jobs') return await jobsCommand(db, positionals, values.json === true);
+    if (command === 'jobs') return await jobsCommand(db, positionals, values.json === true, env);
     if (command === 'serve') {
-      await serve(db, cfg.api.host, cfg.api.port);
+      await serve(db, cfg.api.host, cfg.api.port, env);
       return 0;
     }
     // demo
@@ -370,7 +375,7 @@ async function main(argv: string[]): Promise<number> {
       '\nIn Neo4j Browser: MATCH (a:Alert)-[e:EVIDENCE]->(n) RETURN a, e, n  shows every alert with its evidence.\n',
     );
     if (process.env.LH_DEMO_NO_SERVE === '1') return 0;
-    await serve(db, cfg.api.host, cfg.api.port);
+    await serve(db, cfg.api.host, cfg.api.port, env);
     return 0;
   } finally {
     await db.close();

@@ -4,7 +4,7 @@
 // chain the same way, so they raise one alert.
 import type { CanonicalEvent } from '../ingest/canonical.ts';
 import { raiseAlerts } from './alerts.ts';
-import { hunt, loadAnalytics } from './analytics.ts';
+import { hunt, loadAnalytics, resolveParams } from './analytics.ts';
 import type { Db } from './db.ts';
 
 export interface LiveAlert {
@@ -14,8 +14,8 @@ export interface LiveAlert {
   latencyMs: number;
 }
 
-const paramDefault = (a: ReturnType<typeof loadAnalytics>[number], name: string, fallback: number) =>
-  Number(a.params.find((p) => p.name === name)?.default ?? fallback);
+const paramValue = (a: ReturnType<typeof loadAnalytics>[number], name: string, fallback: number) =>
+  Number(resolveParams(a)[name] ?? fallback);
 
 export function liveEvaluator(db: Db, onAlert?: (a: LiveAlert) => void) {
   return async (events: CanonicalEvent[], committedAt: number): Promise<LiveAlert[]> => {
@@ -29,8 +29,8 @@ export function liveEvaluator(db: Db, onAlert?: (a: LiveAlert) => void) {
     }
     const out: LiveAlert[] = [];
     for (const a of loadAnalytics()) {
-      const windowMs = paramDefault(a, 'timeWindowMinutes', 15) * 60_000;
-      const skewMs = paramDefault(a, 'clockSkewSeconds', 30) * 1000;
+      const windowMs = paramValue(a, 'timeWindowMinutes', 15) * 60_000;
+      const skewMs = paramValue(a, 'clockSkewSeconds', 30) * 1000;
       const r = await hunt(db, {
         analytic: a.id,
         from: new Date(min - windowMs - skewMs).toISOString(),

@@ -7,7 +7,7 @@
 // at a time, however many service instances tick.
 import { hostname } from 'node:os';
 import { raiseAlerts } from './alerts.ts';
-import { getAnalytic, hunt, loadAnalytics } from './analytics.ts';
+import { getAnalytic, hunt, loadAnalytics, resolveParams } from './analytics.ts';
 import { type Db, plain } from './db.ts';
 import { LineageError } from './errors.ts';
 import { log } from './log.ts';
@@ -31,7 +31,7 @@ export interface SchedulerOptions {
   leaseSeconds?: number;
   /** Where a new job's first window starts (default: one interval before now). */
   startAt?: Date;
-  settings?: Record<string, Partial<JobSettings>>;
+  settings?: Record<string, Partial<JobSettings> & { paused?: boolean }>;
   onRun?: (run: RunSummary) => void;
 }
 
@@ -86,7 +86,7 @@ export class Scheduler {
       const start = this.opts.startAt ?? new Date(this.clock().getTime() - s.intervalSeconds * 1000);
       await this.db.write(
         `MERGE (j:${JOB} {key: $id})
-         ON CREATE SET j.watermark = datetime($start), j.paused = false, j.createdAt = datetime($now)
+         ON CREATE SET j.watermark = datetime($start), j.paused = $paused, j.createdAt = datetime($now)
          SET j.intervalSeconds = $interval, j.latenessSeconds = $lateness`,
         {
           id: a.id,
@@ -135,7 +135,7 @@ export class Scheduler {
   private async runWindow(id: string, start: Date, end: Date, kind: RunSummary['kind']): Promise<RunSummary> {
     const analytic = getAnalytic(id);
     const { lateness } = await this.job(id);
-    const windowMinutes = Number(analytic.params.find((p) => p.name === 'timeWindowMinutes')?.default ?? 15);
+    const windowMinutes = Number(resolveParams(analytic).timeWindowMinutes ?? 15);
     const lookbackMs = (windowMinutes * 60 + lateness) * 1000;
     const huntFrom = new Date(start.getTime() - lookbackMs);
     const began = Date.now();
@@ -290,7 +290,7 @@ export class Scheduler {
     return res.records.map((rec) => {
       const j = plain(rec.get('j')) as Record<string, unknown>;
       const analytic = getAnalytic(String(j.key));
-      const minutes = Number(analytic.params.find((p) => p.name === 'timeWindowMinutes')?.default ?? 15);
+      const minutes = Number(resolveParams(analytic).timeWindowMinutes ?? 15);
       return {
         id: String(j.key),
         intervalSeconds: Number(j.intervalSeconds),

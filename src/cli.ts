@@ -12,6 +12,7 @@ import { liveEvaluator } from './live.ts';
 import { log } from './log.ts';
 import { migrate } from './migrate.ts';
 import { modelMarkdown } from './model.ts';
+import { startNotifier, toEcs, toOcsf } from './notify.ts';
 import { renderChain, renderHunt } from './render.ts';
 import { Scheduler } from './scheduler.ts';
 import { type Environment, loadEnvironment, syncConfigSuppressions } from './settings.ts';
@@ -36,6 +37,7 @@ commands:
   alerts                       list stored alerts (--status, --analytic, --json)
   alerts show <key>            one alert: its evidence by step, and its chain drawn as a tree
   alerts triage <key>          --status new|in_progress|false_positive|closed --assignee <who> --note <text>
+  alerts export [ocsf|ecs]     every alert as NDJSON (OCSF Detection Finding, or ECS) for a SIEM
   jobs                         list scheduled hunt jobs with their watermark and last run
   jobs pause|resume|run|history <id>
   serve                        serve the GraphQL API (GraphiQL at /graphiql) and run the scheduled hunts
@@ -134,6 +136,7 @@ async function serve(db: Db, host: string, port: number, env: Environment): Prom
   const scheduler =
     process.env.LH_SCHEDULER === 'off' ? undefined : new Scheduler(db, { settings: env.schedules });
   const app = await buildApp({ db, logger: log, ...(scheduler ? { scheduler } : {}) });
+  const stopNotifier = startNotifier(env.webhooks);
   scheduler?.start();
   await app.listen({ host, port });
   const neo4jHttp = `http://127.0.0.1:${process.env.NEO4J_HTTP_PORT ?? 7474}/browser/`;
@@ -141,10 +144,11 @@ async function serve(db: Db, host: string, port: number, env: Environment): Prom
     `\nGraphQL API:   http://${host}:${port}/graphql\nGraphiQL:      http://${host}:${port}/graphiql\n` +
       `Neo4j Browser: ${db.uri.includes('127.0.0.1') || db.uri.includes('localhost') ? neo4jHttp : '(your Neo4j server)'}` +
       `  (connect to ${db.uri})\n` +
-      `Scheduled hunts: ${scheduler ? 'on (every analytic, every 5 minutes)' : 'off'}\nPress Ctrl-C to stop.\n`,
+      `Scheduled hunts: ${scheduler ? 'on' : 'off'}; webhooks: ${env.webhooks.length}\nPress Ctrl-C to stop.\n`,
   );
   await new Promise<void>((resolve) => {
     const stop = () => {
+      stopNotifier();
       void (scheduler?.stop() ?? Promise.resolve()).then(() => app.close()).then(() => resolve());
     };
     process.once('SIGINT', stop);
@@ -178,6 +182,24 @@ async function alertsCommand(
           `${a.key}  ${a.severity.padEnd(8)} ${String(a.score).padStart(3)}  ${a.status.padEnd(14)} ${a.host}  ${a.user ?? '?'}  ` +
             `${a.rootImage} > ${a.lolbinImage}  steps ${a.stepsFound.join(',')}  last ${a.lastSeen}\n`,
         );
+    }
+    return 0;
+  }
+  if (sub === 'export') {
+    // NDJSON for a SIEM: every alert (suppressed ones included, marked), in OCSF or ECS.
+    const fmt = key ?? 'ocsf';
+    if (fmt !== 'ocsf' && fmt !== 'ecs') throw new LineageError('LH_ERR_INPUT', 'alerts export ocsf|ecs');
+    let after: string | undefined;
+    for (;;) {
+      const page = await listAlerts(
+        db,
+        { includeSuppressed: true, ...(v.analytic ? { analytic: v.analytic } : {}) },
+        500,
+        after,
+      );
+      for (const a of page.alerts) out.write(`${JSON.stringify(fmt === 'ocsf' ? toOcsf(a) : toEcs(a))}\n`);
+      if (!page.hasMore) break;
+      after = page.alerts.at(-1)?.key;
     }
     return 0;
   }

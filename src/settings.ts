@@ -12,6 +12,7 @@ import { ROOT } from './config.ts';
 import type { Db } from './db.ts';
 import { ERR, type LineageError } from './errors.ts';
 import { label } from './model.ts';
+import type { Webhook } from './notify.ts';
 import type { JobSettings } from './scheduler.ts';
 
 export interface ConfigSuppression {
@@ -24,12 +25,13 @@ export interface ConfigSuppression {
 
 export interface Environment {
   file: string | null;
+  webhooks: Webhook[];
   params: Record<string, Record<string, unknown>>;
   schedules: Record<string, Partial<JobSettings> & { paused?: boolean }>;
   suppressions: ConfigSuppression[];
 }
 
-const EMPTY: Environment = { file: null, params: {}, schedules: {}, suppressions: [] };
+const EMPTY: Environment = { file: null, webhooks: [], params: {}, schedules: {}, suppressions: [] };
 
 function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -48,9 +50,23 @@ export function parseEnvironment(file: string, text: string): Environment {
   if (doc === null || doc === undefined) return { ...EMPTY, file };
   if (!isMap(doc)) throw bad('(top level)', 'must be a mapping with analytics and suppressions');
   for (const k of Object.keys(doc))
-    if (k !== 'analytics' && k !== 'suppressions')
-      throw bad(k, 'unknown key (expected analytics, suppressions)');
-  const env: Environment = { file, params: {}, schedules: {}, suppressions: [] };
+    if (!['analytics', 'suppressions', 'notifications'].includes(k))
+      throw bad(k, 'unknown key (expected analytics, suppressions, notifications)');
+  const env: Environment = { file, webhooks: [], params: {}, schedules: {}, suppressions: [] };
+  const notifications = doc.notifications ?? {};
+  if (!isMap(notifications)) throw bad('notifications', 'must be a mapping with webhooks');
+  for (const k of Object.keys(notifications))
+    if (k !== 'webhooks') throw bad(`notifications.${k}`, 'unknown key');
+  const hooks = notifications.webhooks ?? [];
+  if (!Array.isArray(hooks)) throw bad('notifications.webhooks', 'must be a list');
+  for (const [i, h] of hooks.entries()) {
+    const key = `notifications.webhooks[${i}]`;
+    if (!isMap(h) || typeof h.url !== 'string' || !/^https?:\/\//.test(h.url))
+      throw bad(`${key}.url`, 'must be an http(s) URL');
+    const format = h.format ?? 'generic';
+    if (format !== 'generic' && format !== 'slack') throw bad(`${key}.format`, 'must be generic or slack');
+    env.webhooks.push({ url: h.url, format });
+  }
   const analytics = doc.analytics ?? {};
   if (!isMap(analytics)) throw bad('analytics', 'must be a mapping of analytic ids');
   const known = loadAnalytics();
@@ -128,12 +144,17 @@ export function parseEnvironment(file: string, text: string): Environment {
 export function loadEnvironment(path = process.env.LH_CONFIG): Environment {
   const file =
     path ?? [join(ROOT, 'lineage-hunter.yaml'), join(ROOT, 'lineage-hunter.json')].find((f) => existsSync(f));
-  if (!file) {
-    setEnvironmentParams({});
-    return EMPTY;
+  let env: Environment = { ...EMPTY, webhooks: [] };
+  if (file) {
+    if (!existsSync(file)) throw ERR.config(`${file}: no such file (LH_CONFIG)`);
+    env = parseEnvironment(file, readFileSync(file, 'utf8'));
   }
-  if (!existsSync(file)) throw ERR.config(`${file}: no such file (LH_CONFIG)`);
-  const env = parseEnvironment(file, readFileSync(file, 'utf8'));
+  // LH_WEBHOOKS=slack:https://hooks.example/…,generic:https://siem.example/… adds webhooks without a file.
+  for (const item of (process.env.LH_WEBHOOKS ?? '').split(',').filter(Boolean)) {
+    const m = /^(generic|slack):(https?:\/\/.+)$/.exec(item.trim());
+    if (!m) throw ERR.config(`LH_WEBHOOKS: ${item}: expected generic:URL or slack:URL`);
+    env.webhooks.push({ format: m[1] as Webhook['format'], url: m[2]! });
+  }
   setEnvironmentParams(env.params);
   return env;
 }

@@ -285,6 +285,8 @@ export interface AlertFilter {
   to?: string;
   /** Suppressed alerts are left out unless asked for. */
   includeSuppressed?: boolean;
+  /** Only alerts with this node key among their evidence. */
+  campaign?: string;
 }
 
 export interface AlertView {
@@ -347,6 +349,7 @@ export async function listAlerts(db: Db, f: AlertFilter = {}, first = 50, after?
        AND ($user IS NULL OR toLower(a.user) = toLower($user))
        AND ($from IS NULL OR a.lastSeen >= datetime($from)) AND ($to IS NULL OR a.firstSeen < datetime($to))
        AND ($includeSuppressed OR NOT coalesce(a.suppressed, false))
+       AND ($campaign IS NULL OR EXISTS { MATCH (a)-[:${EV}]->(n) WHERE n.key = $campaign })
      WITH a ORDER BY a.lastSeen DESC, a.key
      WITH collect(a) AS rows
      WITH rows, CASE WHEN $after IS NULL THEN 0
@@ -364,6 +367,7 @@ export async function listAlerts(db: Db, f: AlertFilter = {}, first = 50, after?
       after: after ?? null,
       first: Math.max(1, Math.min(first, 500)),
       includeSuppressed: f.includeSuppressed ?? false,
+      campaign: f.campaign ?? null,
     },
   );
   const r = res.records[0]!;

@@ -28,6 +28,7 @@ import {
 } from './analytics.ts';
 import type { Db } from './db.ts';
 import { LineageError } from './errors.ts';
+import { campaigns, type Lookup, lineage, lookup, neighbourhood } from './explore.ts';
 import { liveEvaluator } from './live.ts';
 import type { Scheduler } from './scheduler.ts';
 
@@ -172,6 +173,14 @@ export async function buildApp({ db, logger, scheduler }: AppOptions): Promise<F
           },
         ),
         jobHistory: coded(async (a: { id: string; last?: number }) => jobs().history(a.id, a.last ?? 20)),
+        lineage: coded(async (a: { processKey: string; up?: number; down?: number }) =>
+          lineage(db, a.processKey, a.up ?? 4, a.down ?? 4),
+        ),
+        entity: coded(async (a: { label: string; key: string; limit?: number }) =>
+          neighbourhood(db, a.label, a.key, a.limit ?? 100),
+        ),
+        lookup: coded(async (a: { kind: Lookup; value: string }) => lookup(db, a.kind, a.value)),
+        campaigns: coded(async () => campaigns(db)),
         health: async () => {
           let ok = true;
           try {

@@ -30,6 +30,7 @@ commands:
       --from <iso> --to <iso>  hunt range (default: all time)
       --param <name=json>      override a parameter, e.g. --param timeWindowMinutes=5 (repeatable)
       --alerts                 only chains that meet the alert policy
+      --table                  one line per chain instead of trees
       --json                   print JSON instead of trees
   analytics                    list analytics and their parameters
   params <id>                  print a Neo4j Browser :params line for an analytic
@@ -306,6 +307,7 @@ async function main(argv: string[]): Promise<number> {
       param: { type: 'string', multiple: true },
       alerts: { type: 'boolean' },
       json: { type: 'boolean' },
+      table: { type: 'boolean' },
       status: { type: 'string' },
       assignee: { type: 'string' },
       note: { type: 'string' },
@@ -367,7 +369,14 @@ async function main(argv: string[]): Promise<number> {
         : await huntAll(db, values.from, values.to);
       for (const r of results) {
         if (values.alerts) r.chains = r.chains.filter((c) => c.alert);
-        if (values.json)
+        if (values.table) {
+          process.stdout.write(`${r.analytic.id}: ${r.chains.length} chain(s)\n`);
+          for (const c of r.chains)
+            process.stdout.write(
+              `${c.alert ? 'ALERT  ' : 'partial'}  ${String(c.score).padStart(3)}  ${c.stepsFound.join(',').padEnd(7)}  ` +
+                `${c.firstSeen}  ${c.host}  ${c.user ?? '?'}  ${c.root.name} > ${c.lolbin.name}${c.link === 'broker' ? ' (broker)' : ''}\n`,
+            );
+        } else if (values.json)
           process.stdout.write(
             `${JSON.stringify({ analytic: r.analytic.id, params: r.params, chains: r.chains }, null, 2)}\n`,
           );

@@ -94,6 +94,7 @@ export class Scheduler {
           now: iso(this.clock()),
           interval: s.intervalSeconds,
           lateness: s.latenessSeconds,
+          paused: this.opts.settings?.[a.id]?.paused ?? false,
         },
       );
     }

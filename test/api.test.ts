@@ -25,7 +25,7 @@ before(async () => {
   app = await buildApp({ db, scheduler });
 });
 after(async () => {
-  await app.close();
+  await app?.close();
   await clearGraph(db);
   await db.close();
 });

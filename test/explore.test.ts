@@ -27,7 +27,7 @@ before(async () => {
   app = await buildApp({ db });
 });
 after(async () => {
-  await app.close();
+  await app?.close();
   await clearGraph(db);
   await db.close();
 });

@@ -26,7 +26,7 @@ before(async () => {
   base = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 after(async () => {
-  await app.close();
+  await app?.close();
   await clearGraph(db);
   await db.close();
 });

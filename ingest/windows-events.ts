@@ -1,6 +1,6 @@
 // Sysmon and Windows Security events to canonical events, whatever container they arrived in
 // (OTRF/NXLog JSON, Event JSON, later EVTX). Formats build a WindowsRecord and call mapWindowsRecord.
-import type { CanonicalEvent, MapResult, ProcessRef } from './canonical.ts';
+import type { CanonicalEvent, MapResult, NetworkConnectionEvent, ProcessRef } from './canonical.ts';
 import { hostKey, normaliseGuid } from './keys.ts';
 import { filesOnCommandLine, normaliseWindowsPath } from './windows-paths.ts';
 
@@ -179,23 +179,19 @@ export function mapWindowsRecord(rec: WindowsRecord, opts: WindowsMapOptions): M
       case 3: {
         const dstIp = str(d.DestinationIp);
         if (!dstIp) return { ok: false, reason: 'Sysmon 3 without DestinationIp' };
-        const initiated = str(d.Initiated)?.toLowerCase() !== 'false';
-        const ev: CanonicalEvent = {
-          ...base,
-          kind: 'network.connection',
-          process: sysmonProcess(),
-          protocol: proto(d.Protocol),
-          direction: initiated ? 'outbound' : 'inbound',
+        const ev = connection(
+          base,
+          sysmonProcess(),
+          d.Protocol,
+          str(d.Initiated)?.toLowerCase() !== 'false',
           dstIp,
-        };
-        const srcIp = str(d.SourceIp);
-        if (srcIp) ev.srcIp = srcIp;
-        const srcPort = parsePort(d.SourcePort);
-        if (srcPort !== undefined) ev.srcPort = srcPort;
-        const dstPort = parsePort(d.DestinationPort);
-        if (dstPort !== undefined) ev.dstPort = dstPort;
-        const dstHostname = str(d.DestinationHostname);
-        if (dstHostname) ev.dstHostname = dstHostname;
+          {
+            srcIp: d.SourceIp,
+            srcPort: d.SourcePort,
+            dstPort: d.DestinationPort,
+            dstHostname: d.DestinationHostname,
+          },
+        );
         return { ok: true, events: [ev] };
       }
       case 5:
@@ -290,24 +286,15 @@ export function mapWindowsRecord(rec: WindowsRecord, opts: WindowsMapOptions): M
         if (!dstIp || pid === undefined)
           return { ok: false, reason: '5156 without DestAddress or ProcessId' };
         const dir = str(d.Direction);
-        const outbound = dir === '%%14593' || /outbound/i.test(dir ?? '');
         const ref: ProcessRef = { pid };
         const app = path(d.Application);
         if (app && app !== 'System') ref.image = app;
-        const ev: CanonicalEvent = {
-          ...base,
-          kind: 'network.connection',
-          process: ref,
-          protocol: proto(d.Protocol),
-          direction: outbound ? 'outbound' : 'inbound',
-          dstIp,
-        };
-        const srcIp = str(d.SourceAddress);
-        if (srcIp) ev.srcIp = srcIp;
-        const srcPort = parsePort(d.SourcePort);
-        if (srcPort !== undefined) ev.srcPort = srcPort;
-        const dstPort = parsePort(d.DestPort);
-        if (dstPort !== undefined) ev.dstPort = dstPort;
+        const outbound = dir === '%%14593' || /outbound/i.test(dir ?? '');
+        const ev = connection(base, ref, d.Protocol, outbound, dstIp, {
+          srcIp: d.SourceAddress,
+          srcPort: d.SourcePort,
+          dstPort: d.DestPort,
+        });
         return { ok: true, events: [ev] };
       }
       default:
@@ -320,6 +307,39 @@ export function mapWindowsRecord(rec: WindowsRecord, opts: WindowsMapOptions): M
 }
 
 type Base = Omit<CanonicalEvent, 'kind' | 'process'> & { host: string; time: string };
+
+type Head = Pick<
+  NetworkConnectionEvent,
+  'id' | 'time' | 'host' | 'source' | 'provider' | 'eventCode' | 'caseInsensitivePaths'
+>;
+
+/** A network connection from Sysmon 3 or Security 5156 field values. */
+function connection(
+  base: Head,
+  process: ProcessRef,
+  protocol: unknown,
+  outbound: boolean,
+  dstIp: string,
+  f: { srcIp: unknown; srcPort: unknown; dstPort: unknown; dstHostname?: unknown },
+): NetworkConnectionEvent {
+  const ev: NetworkConnectionEvent = {
+    ...base,
+    kind: 'network.connection',
+    process,
+    protocol: proto(protocol),
+    direction: outbound ? 'outbound' : 'inbound',
+    dstIp,
+  };
+  const srcIp = str(f.srcIp);
+  if (srcIp) ev.srcIp = srcIp;
+  const srcPort = parsePort(f.srcPort);
+  if (srcPort !== undefined) ev.srcPort = srcPort;
+  const dstPort = parsePort(f.dstPort);
+  if (dstPort !== undefined) ev.dstPort = dstPort;
+  const dstHostname = str(f.dstHostname);
+  if (dstHostname) ev.dstHostname = dstHostname;
+  return ev;
+}
 
 /** FILETIME (100 ns since 1601) as 0x-hex or decimal to ISO UTC. */
 export function filetimeIso(v: unknown): string | undefined {

@@ -30,7 +30,7 @@
 //   both sides, so a sensor with a skewed clock still joins by process identity.
 //   Allow-lists never delete evidence: allow-listed egress is returned as suppressedEgress with the
 //   entry that covered it, and a chain whose lineage runs a trusted updater (trustedUpdaters, anchored
-//   on path or hash, not on a name) is returned with suppressedBy and never alerts.
+//   on path, hash or signer, not on a name) is returned with suppressedBy and never alerts.
 //   An ALERT needs steps 3 and 4 and at least one of steps 1 or 2. Every other chain is a partial
 //   chain: hunts return it with its score, it is never raised as an alert.
 //   score = (20*step1 + 20*step2 + 30*step3 + 30*step4) * linkStrength * (0.8 + 0.2*rarity)
@@ -101,8 +101,10 @@
 //     default: []
 //     description: >-
 //       Updaters whose lineage never alerts, anchored on more than a name: 'path:' and a case-insensitive
-//       image path prefix (e.g. path:c:\program files (x86)\microsoft\edgeupdate\), or 'sha256:' and an
-//       image hash. A chain with such a process between the app and the LOLBIN is returned with suppressedBy.
+//       image path prefix (e.g. path:c:\program files (x86)\microsoft\edgeupdate\), 'sha256:' and an image
+//       hash, or 'signer:' and the signer Sysmon 7 reported for the executable; several joined by ';' must
+//       all hold (path:…;signer:Microsoft Corporation). A chain with such a process between the app and the
+//       LOLBIN is returned with suppressedBy.
 // ---
 // Set every parameter first: `npm run cli -- params AN1314` prints a complete Neo4j Browser :params line
 // with the defaults above. Then paste this file.
@@ -142,10 +144,12 @@ WITH lolbin, win, skew, app, direct, viaBroker,
      CASE WHEN viaBroker IS NOT NULL THEN [viaBroker.app, lolbin] ELSE nodes(direct) END AS chainNodes,
      CASE WHEN viaBroker IS NOT NULL THEN 0.7 ELSE 1.0 END AS linkStrength
 
-// Trusted updaters in the lineage (anchored on path or hash).
-WITH *, [t IN $trustedUpdaters WHERE any(n IN chainNodes WHERE
-          (t STARTS WITH 'path:' AND toLower(coalesce(n.image, '')) STARTS WITH toLower(substring(t, 5)))
-          OR (t STARTS WITH 'sha256:' AND toUpper(coalesce(n.hashes, '')) CONTAINS 'SHA256=' + toUpper(substring(t, 7))))
+// Trusted updaters in the lineage (anchored on path, hash or signer).
+// An entry is one or more anchors joined by ';' (path:…;signer:…), all holding for one process.
+WITH *, [t IN $trustedUpdaters WHERE any(n IN chainNodes WHERE all(part IN split(t, ';') WHERE
+          (part STARTS WITH 'path:' AND toLower(coalesce(n.image, '')) STARTS WITH toLower(substring(part, 5)))
+          OR (part STARTS WITH 'sha256:' AND toUpper(coalesce(n.hashes, '')) CONTAINS 'SHA256=' + toUpper(substring(part, 7)))
+          OR (part STARTS WITH 'signer:' AND n.signed = true AND toLower(coalesce(n.signer, '')) = toLower(substring(part, 7)))))
         ] AS suppressedBy
 
 // Step 1: the open, click or abnormal event.

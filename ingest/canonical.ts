@@ -101,8 +101,19 @@ export interface AppCrashEvent extends EventBase {
   reportId?: string;
 }
 
+/** The signature of a process's own executable (Sysmon 7 when the loaded image is the process image). */
+export interface ImageSignatureEvent extends EventBase {
+  kind: 'image.signature';
+  process: ProcessRef;
+  signed: boolean;
+  signer?: string;
+  signatureStatus?: string;
+  hashes?: string;
+}
+
 export type CanonicalEvent =
   | ProcessStartEvent
+  | ImageSignatureEvent
   | ProcessEndEvent
   | AppCrashEvent
   | NetworkConnectionEvent

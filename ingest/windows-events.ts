@@ -196,6 +196,26 @@ export function mapWindowsRecord(rec: WindowsRecord, opts: WindowsMapOptions): M
       }
       case 5:
         return { ok: true, events: [{ ...base, kind: 'process.end', process: sysmonProcess() }] };
+      case 7: {
+        // Only the load of the process's own executable: it carries the executable's signer.
+        const loaded = path(d.ImageLoaded, user);
+        const proc = sysmonProcess();
+        if (!loaded || !proc.image || loaded.toLowerCase() !== proc.image.toLowerCase())
+          return { ok: 'skip', reason: 'Sysmon 7 module load not used' };
+        const ev: CanonicalEvent = {
+          ...base,
+          kind: 'image.signature',
+          process: proc,
+          signed: str(d.Signed)?.toLowerCase() === 'true',
+        };
+        const signer = str(d.Signature);
+        if (signer) ev.signer = signer;
+        const status = str(d.SignatureStatus);
+        if (status) ev.signatureStatus = status;
+        const hashes = str(d.Hashes);
+        if (hashes) ev.hashes = hashes;
+        return { ok: true, events: [ev] };
+      }
       case 11:
       case 23:
       case 26: {

@@ -11,6 +11,7 @@ import type {
   DnsQueryEvent,
   FileEvent,
   FileStreamEvent,
+  ImageSignatureEvent,
   NetworkConnectionEvent,
   ProcessEndEvent,
   ProcessRef,
@@ -240,7 +241,19 @@ ${eventEdge('CRASHED', 'p', 'a', 'row.eventKey', 'r.crashKind = row.crashKind, r
 RETURN count(*) AS n
 `;
 
+const SIGNATURE = `
+UNWIND $rows AS row
+${resolveProcess('proc', 'time')}
+SET p.signed = row.signed, p.signer = coalesce(row.signer, p.signer),
+    p.signatureStatus = coalesce(row.signatureStatus, p.signatureStatus), p.hashes = coalesce(p.hashes, row.hashes)
+WITH p, row
+OPTIONAL MATCH (p)-[:${rel('INSTANCE_OF')}]->(a:${A})
+SET a.signer = coalesce(row.signer, a.signer)
+RETURN count(*) AS n
+`;
+
 const STATEMENTS = {
+  signature: SIGNATURE,
   processEnd: PROCESS_END,
   crash: CRASH,
   processStart: PROCESS_START,
@@ -399,6 +412,19 @@ export async function writeBatch(db: Db, events: CanonicalEvent[]): Promise<Writ
         .map(fileRow),
     ],
     ['fileDelete', unique.filter((e): e is FileEvent => e.kind === 'file.delete').map(fileRow)],
+    ...byIdentity(
+      'signature',
+      unique
+        .filter((e): e is ImageSignatureEvent => e.kind === 'image.signature')
+        .map((e) => ({
+          ...common(e),
+          proc: refRow(e.host, e.process, e.caseInsensitivePaths),
+          signed: e.signed,
+          signer: e.signer ?? null,
+          signatureStatus: e.signatureStatus ?? null,
+          hashes: e.hashes ?? null,
+        })),
+    ),
     ...byIdentity(
       'processEnd',
       unique

@@ -159,8 +159,15 @@ export function chainValues(c: ChainView): Record<SuppressionKind, string[]> {
 /** Active suppressions (not expired at `now`) that match the chain. */
 export function matchingSuppressions(c: ChainView, analytic: string, active: Suppression[]): Suppression[] {
   const values = chainValues(c);
+  const rootSigner =
+    c.root.properties.signed === true ? String(c.root.properties.signer ?? '').toLowerCase() : null;
   return active.filter((s) => {
     if (s.analytic && s.analytic !== analytic) return false;
+    if (s.kind === 'parentImage' && /;signer:/i.test(s.value)) {
+      // "path;signer:Name": the parent image with its signer (Sysmon 7), both must hold.
+      const [prefix = '', signer = ''] = s.value.toLowerCase().split(';signer:');
+      return values.parentImage.some((x) => x.startsWith(prefix)) && rootSigner === signer;
+    }
     const v = s.kind === 'fileHash' ? s.value.toUpperCase() : s.value.toLowerCase();
     return values[s.kind].some((x) =>
       s.kind === 'image' || s.kind === 'parentImage' ? x.startsWith(v) || x === v : x === v,

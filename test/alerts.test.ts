@@ -1,5 +1,7 @@
 // Suppressions as data: they hide a chain, say why, and expire; the chain is never lost.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ingest } from '../ingest/pipeline.ts';
@@ -110,4 +112,39 @@ test('a backtest with a wider EgressAllowList reports the alerts it would lose',
     narrower.new.map((x) => x.chain.root.name),
     ['winword.exe'],
   );
+});
+
+test('a parentImage suppression can require the parent executable signer (Sysmon 7)', async () => {
+  await clearGraph(db);
+  const dir = mkdtempSync(join(tmpdir(), 'lh-signer-'));
+  const file = join(dir, 'signed.jsonl');
+  const lines = readFileSync(join(FIXTURES, 'an1314', 'hit-word-macro-download.jsonl'), 'utf8')
+    .trim()
+    .split('\n');
+  const word = JSON.parse(lines[3]!); // WINWORD's process creation
+  const selfLoad = {
+    ...word,
+    EventID: 7,
+    RecordNumber: 9999,
+    UtcTime: '2024-03-05 10:00:00.050',
+    ImageLoaded: word.Image,
+    Signed: 'true',
+    Signature: 'Microsoft Corporation',
+    SignatureStatus: 'Valid',
+  };
+  writeFileSync(file, `${[...lines, JSON.stringify(selfLoad)].join('\n')}\n`);
+  await ingest(db, [file]);
+  const now = new Date('2024-03-05T11:00:00Z');
+  const wrongSigner = await suppress(db, {
+    kind: 'parentImage',
+    value: 'C:\\Program Files\\Microsoft Office\\;signer:Contoso Ltd',
+    reason: 'not this one',
+  });
+  assert.ok(!(await evaluate(now))[0]!.suppressedBy.includes(wrongSigner.key));
+  const rightSigner = await suppress(db, {
+    kind: 'parentImage',
+    value: 'C:\\Program Files\\Microsoft Office\\;signer:Microsoft Corporation',
+    reason: 'Office, signed by Microsoft',
+  });
+  assert.deepEqual((await evaluate(now))[0]!.suppressedBy, [rightSigner.key]);
 });

@@ -111,6 +111,19 @@ test('AN1314 parameters: a narrower window, a CIDR allow-list, a trusted updater
   assert.equal(outOfRange.chains.length, 0);
 });
 
+test('AN1314 trusted updaters anchored on the signer Sysmon 7 reports, alone or with a path', async () => {
+  await ingest(db, [SAMPLE]);
+  const hunt1 = (t: string[]) => hunt(db, { analytic: 'AN1314', params: { trustedUpdaters: t } });
+  assert.deepEqual((await hunt1(['signer:Microsoft Windows'])).chains[0]?.suppressedBy, [
+    'signer:Microsoft Windows',
+  ]);
+  const both = 'path:c:\\windows\\system32\\;signer:microsoft windows';
+  assert.deepEqual((await hunt1([both])).chains[0]?.suppressedBy, [both]);
+  // Both anchors must hold: the right signer on another path is not enough.
+  assert.equal((await hunt1(['path:c:\\program files\\;signer:Microsoft Windows'])).chains[0]?.alert, true);
+  assert.equal((await hunt1(['signer:Contoso Ltd'])).chains[0]?.alert, true);
+});
+
 test('AN1314 on the real empire_launcher_vbs recording: explorer → wscript → powershell → 10.10.10.5:80', async () => {
   await ingest(db, [SAMPLE]);
   const { chains } = await hunt(db, { analytic: 'AN1314' });

@@ -53,7 +53,10 @@ test('the example file is valid, and its values become the defaults in force', (
   assert.equal(env.schedules.AN1314?.latenessSeconds, 300);
   const p = resolveParams(getAnalytic('AN1314'));
   assert.ok((p.egressAllowList as string[]).includes('10.20.0.0/16'));
-  assert.deepEqual(p.trustedUpdaters, ['path:c:\\program files (x86)\\microsoft\\edgeupdate\\']);
+  assert.deepEqual(p.trustedUpdaters, [
+    'path:c:\\program files (x86)\\microsoft\\edgeupdate\\',
+    'path:c:\\program files\\google\\update\\;signer:Google LLC',
+  ]);
   // A request's own value still wins over the environment's.
   assert.deepEqual(resolveParams(getAnalytic('AN1314'), { trustedUpdaters: [] }).trustedUpdaters, []);
   setEnvironmentParams({});

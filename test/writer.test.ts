@@ -22,7 +22,7 @@ after(async () => {
 test('loading the same recording twice changes no node or relationship count', async () => {
   const first = await ingest(db, [SAMPLE], { batchSize: 500 });
   assert.equal(first.rejectedTotal, 0);
-  assert.equal(first.loaded, 88); // Sysmon 1, 3, 5, 11, 22, 23 and Security 4688, 5156
+  assert.equal(first.loaded, 93); // Sysmon 1, 3, 5, 7 (own executable), 11, 22, 23 and Security 4688, 5156
   const a = await countsByType(db);
   assert.ok(a.Process! > 10 && a.SPAWNED! > 0 && a.CONNECTED! > 0, JSON.stringify(a));
   // A different batch size splits the work differently and still writes nothing new.
@@ -82,6 +82,15 @@ test('Sysmon and Security views of one process become one node; processes are ne
   assert.equal(spawns.records.length, 1);
   assert.equal(spawns.records[0]!.get('parent'), 'wscript.exe');
   assert.deepEqual([...(spawns.records[0]!.get('codes') as string[])].sort(), ['1', '4688']);
+  // Sysmon 7's load of the process's own executable gives its signer.
+  const signed = await db.read(
+    "MATCH (p:Process {key: 'workstation5.theshire.local|860ba2e3-9f13-5f52-2603-000000000400'})-[:INSTANCE_OF]->(a:App) RETURN p.signer AS s, p.signed AS ok, a.signer AS app",
+  );
+  assert.deepEqual(signed.records[0]!.toObject(), {
+    s: 'Microsoft Windows',
+    ok: true,
+    app: 'Microsoft Windows',
+  });
   const pidOnly = await db.read("MATCH (p:Process) WHERE NOT p.key CONTAINS '|' RETURN count(p) AS n");
   assert.equal(pidOnly.records[0]!.get('n'), 0);
 });

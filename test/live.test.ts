@@ -55,7 +55,7 @@ function subscribe(): Promise<{ ready: Promise<void>; next: Promise<any>; close:
           },
         }),
       );
-      setTimeout(ack, 200); // the subscription is registered once the server has read it
+      setTimeout(ack, 500); // the subscription is registered once the server has read it
     }
     if (m.type === 'next') got(m.payload.data.alertRaised);
   });

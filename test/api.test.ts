@@ -177,3 +177,18 @@ test('jobs: list, pause, run now, history', async () => {
   assert.equal(history.data!.jobHistory.length, 1);
   await gql('mutation { resumeJob(id: "AN1314") { paused } }');
 });
+
+test('every type and field of the API schema is described', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { buildSchema, isInputObjectType, isObjectType } = await import('graphql');
+  const schema = buildSchema(readFileSync(new URL('../schema/api.graphql', import.meta.url), 'utf8'));
+  const missing: string[] = [];
+  const builtIn = new Set(['Query', 'Mutation', 'Subscription', 'String', 'Int', 'Float', 'Boolean', 'ID']);
+  for (const t of Object.values(schema.getTypeMap())) {
+    if (t.name.startsWith('__')) continue;
+    if (!t.description && !builtIn.has(t.name)) missing.push(t.name);
+    if (isObjectType(t) || isInputObjectType(t))
+      for (const f of Object.values(t.getFields())) if (!f.description) missing.push(`${t.name}.${f.name}`);
+  }
+  assert.deepEqual(missing, []);
+});

@@ -189,7 +189,7 @@ const NETWORK = `
 UNWIND $rows AS row
 ${resolveProcess('proc', 'time')}
 MERGE (d:${D} {key: row.dst.key})
-  ON CREATE SET d.ip = row.dst.ip, d.ipNum = toInteger(row.dst.ipNum), d.ipVersion = toInteger(row.dst.version), d.scope = row.dst.scope
+  ON CREATE SET d.name = row.dst.ip, d.ip = row.dst.ip, d.ipNum = toInteger(row.dst.ipNum), d.ipVersion = toInteger(row.dst.version), d.scope = row.dst.scope
 WITH row, p, d
 ${eventEdge('CONNECTED', 'p', 'd', 'row.eventKey', 'r.protocol = row.protocol, r.direction = row.direction, r.srcIp = row.srcIp, r.srcPort = toInteger(row.srcPort), r.dstPort = toInteger(row.dstPort), r.dstHostname = row.dstHostname')}
 RETURN count(*) AS n
@@ -198,13 +198,13 @@ RETURN count(*) AS n
 const DNS = `
 UNWIND $rows AS row
 ${resolveProcess('proc', 'time')}
-MERGE (d:${D} {key: row.domainKey}) ON CREATE SET d.domain = row.domain, d.scope = row.scope
+MERGE (d:${D} {key: row.domainKey}) ON CREATE SET d.name = row.domain, d.domain = row.domain, d.scope = row.scope
 WITH row, p, d
 ${eventEdge('RESOLVED', 'p', 'd', 'row.eventKey', 'r.answers = row.answers, r.status = row.status')}
 WITH row, d
 CALL (row, d) {
   UNWIND row.ips AS ip
-  MERGE (i:${D} {key: ip.key}) ON CREATE SET i.ip = ip.ip, i.ipNum = toInteger(ip.ipNum), i.ipVersion = toInteger(ip.version), i.scope = ip.scope
+  MERGE (i:${D} {key: ip.key}) ON CREATE SET i.name = ip.ip, i.ip = ip.ip, i.ipNum = toInteger(ip.ipNum), i.ipVersion = toInteger(ip.version), i.scope = ip.scope
   WITH row, d, i, ip
   ${eventEdge('RESOLVES_TO', 'd', 'i', "row.eventKey + '#' + ip.key", '', ', ip').trim()}
 }

@@ -70,7 +70,7 @@ const UPSERT = `
 OPTIONAL MATCH (seen:${AL} {key: $key})
 WITH seen IS NULL AS created
 MERGE (a:${AL} {key: $key})
-ON CREATE SET a.analytic = $analytic, a.technique = $technique, a.fingerprint = $fingerprint,
+ON CREATE SET a.name = $analytic + ' ' + $rootImage + ' > ' + $lolbinImage, a.analytic = $analytic, a.technique = $technique, a.fingerprint = $fingerprint,
   a.status = 'new', a.assignee = null, a.notes = [], a.createdAt = datetime(),
   a.history = [$raisedEntry], a.firstSeen = datetime($firstSeen), a.lastSeen = datetime($lastSeen),
   a.score = $score, a.severity = $severity, a.stepsFound = $stepsFound, a.host = $host, a.user = $user,

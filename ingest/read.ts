@@ -202,12 +202,3 @@ export async function* readInput(input: InputFile): AsyncGenerator<RawRecord> {
   if (/\.xml(\.gz)?$/.test(lower)) yield* xmlEventRecords(text, path);
   else yield* recordsOf(text, path);
 }
-
-export const sizeOf = (input: InputFile): number => {
-  if (input.path === '-') return 0;
-  try {
-    return statSync(input.path).size;
-  } catch {
-    return 0;
-  }
-};

@@ -264,11 +264,14 @@ interface RawRel {
   properties: Record<string, unknown>;
 }
 
-function entity(n: unknown): EntityView | null {
+/** A node (as plain() gives it) as the API shows entities: label, key, a readable name, properties. */
+export function entityView(n: unknown): EntityView | null {
   if (!n || typeof n !== 'object' || !('labels' in n)) return null;
   const node = n as RawNode;
   const p = node.properties;
-  const name = (p.imageName ?? p.name ?? p.domain ?? p.ip ?? p.path ?? p.key) as string | undefined;
+  const name = (p.imageName ?? p.name ?? p.domain ?? p.ip ?? p.path ?? p.value ?? p.key) as
+    | string
+    | undefined;
   return {
     label: node.labels[0] ?? 'Node',
     key: String(p.key ?? ''),
@@ -284,10 +287,10 @@ function evidence(x: Record<string, unknown>): EvidenceView {
     time: (x.time as string | null) ?? null,
     relation: r?.type ?? null,
     relationProperties: r?.properties ?? {},
-    process: entity(x.process),
-    target: entity(x.target),
+    process: entityView(x.process),
+    target: entityView(x.target),
     allowedBy: Array.isArray(x.allowedBy) ? (x.allowedBy as string[]) : [],
-    via: Array.isArray(x.via) ? x.via.map(entity).filter((v): v is EntityView => v !== null) : [],
+    via: Array.isArray(x.via) ? x.via.map(entityView).filter((v): v is EntityView => v !== null) : [],
   };
 }
 
@@ -305,17 +308,17 @@ export function chainView(raw: Record<string, unknown>): ChainView {
     return { step, name: STEP_NAMES[step - 1]!, found: ev.length > 0, evidence: ev };
   });
   const nodes = (Array.isArray(raw.lineage) ? raw.lineage : [])
-    .map(entity)
+    .map(entityView)
     .filter((n): n is EntityView => n !== null);
   return {
     analytic: String(raw.analytic),
     host: String(raw.host ?? ''),
     user: (raw.user as string | null) ?? null,
-    root: entity(raw.root)!,
-    lolbin: entity(raw.lolbin)!,
+    root: entityView(raw.root)!,
+    lolbin: entityView(raw.lolbin)!,
     lineage: nodes,
     link: String(raw.link ?? 'direct'),
-    recordedParent: entity(raw.recordedParent),
+    recordedParent: entityView(raw.recordedParent),
     suppressedBy: Array.isArray(raw.suppressedBy) ? (raw.suppressedBy as string[]) : [],
     stepsFound: (raw.stepsFound as number[]) ?? [],
     alert: Boolean(raw.alert),

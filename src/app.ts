@@ -122,18 +122,14 @@ export async function buildApp({ db, logger, scheduler }: AppOptions): Promise<F
           const a = loadAnalytics().find((x) => x.id.toLowerCase() === id.toLowerCase());
           return a ? analyticView(a) : null;
         },
-        hunt: async (
-          _: unknown,
-          args: {
+        hunt: coded(
+          async (args: {
             analytic: string;
             from?: string;
             to?: string;
             params?: Record<string, unknown>;
             alertsOnly?: boolean;
-          },
-        ) => {
-          try {
-            getAnalytic(args.analytic);
+          }) => {
             if (args.params !== undefined && (typeof args.params !== 'object' || Array.isArray(args.params)))
               throw new LineageError(
                 'LH_ERR_BAD_PARAMETER',
@@ -145,18 +141,15 @@ export async function buildApp({ db, logger, scheduler }: AppOptions): Promise<F
               ...(args.to ? { to: args.to } : {}),
               ...(args.params ? { params: args.params } : {}),
             });
-            const chains = args.alertsOnly ? r.chains.filter((c) => c.alert) : r.chains;
             return {
               analytic: analyticView(r.analytic),
               parameters: r.params,
               millis: r.millis,
               alertCount: r.chains.filter((c) => c.alert).length,
-              chains,
+              chains: args.alertsOnly ? r.chains.filter((c) => c.alert) : r.chains,
             };
-          } catch (err) {
-            throw graphqlError(err);
-          }
-        },
+          },
+        ),
         alerts: coded(async (a: { filter?: AlertFilter; first?: number; after?: string }) => {
           const page = await listAlerts(db, a.filter ?? {}, a.first ?? 50, a.after);
           return { ...page, endCursor: page.alerts.at(-1)?.key ?? null };

@@ -2,6 +2,7 @@
 // lookups by host, user, file, destination or image, and campaigns (alerts that share a node). Each is
 // one query, whatever the size of the answer: no round trip per row.
 import { type AlertView, listAlerts } from './alerts.ts';
+import { type EntityView, entityView } from './analytics.ts';
 import { type Db, plain } from './db.ts';
 import { LineageError } from './errors.ts';
 import { type Label, label, MODEL, rel } from './model.ts';
@@ -9,20 +10,8 @@ import { type Label, label, MODEL, rel } from './model.ts';
 const P = label('Process');
 const SPAWNED = rel('SPAWNED');
 
-export interface Entity {
-  label: string;
-  key: string;
-  name: string;
-  properties: Record<string, unknown>;
-}
-
-function entity(raw: unknown): Entity | null {
-  const n = plain(raw) as { labels?: string[]; properties?: Record<string, unknown> } | null;
-  if (!n?.labels || !n.properties) return null;
-  const p = n.properties;
-  const name = p.imageName ?? p.name ?? p.domain ?? p.ip ?? p.path ?? p.value ?? p.key;
-  return { label: n.labels[0] ?? 'Node', key: String(p.key ?? ''), name: String(name ?? ''), properties: p };
-}
+/** A node from a query result as the API shows entities. */
+const entity = (raw: unknown): EntityView | null => entityView(plain(raw));
 
 export async function lineage(db: Db, key: string, up = 4, down = 4) {
   const res = await db.read(
@@ -41,7 +30,7 @@ export async function lineage(db: Db, key: string, up = 4, down = 4) {
   if (!r) throw new LineageError('LH_ERR_NOT_FOUND', `no process ${key}`);
   return {
     process: entity(r.get('p'))!,
-    ancestors: (r.get('ancestors') as unknown[]).map(entity).filter((x): x is Entity => x !== null),
+    ancestors: (r.get('ancestors') as unknown[]).map(entity).filter((x): x is EntityView => x !== null),
     descendants: (
       plain(r.get('descendants')) as Array<{ parent: string; time: string | null; child: unknown }>
     ).map((d) => ({ parent: d.parent, time: d.time, child: entity(d.child)! })),
@@ -77,7 +66,7 @@ export const LOOKUPS = ['host', 'user', 'fileHash', 'filePath', 'destination', '
 export type Lookup = (typeof LOOKUPS)[number];
 
 /** Find entities by what a hunter knows about them (at most 50). */
-export async function lookup(db: Db, kind: Lookup, value: string): Promise<Entity[]> {
+export async function lookup(db: Db, kind: Lookup, value: string): Promise<EntityView[]> {
   const v = value.trim();
   const q: Record<Lookup, string> = {
     host: `MATCH (n:${label('Host')}) WHERE n.key = toLower($v) OR n.key STARTS WITH toLower($v) + '.' RETURN n`,

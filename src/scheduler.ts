@@ -63,6 +63,11 @@ export interface JobView {
 
 const iso = (d: Date) => d.toISOString();
 
+/** How far each window's hunt reaches back: the analytic's time window plus the allowed lateness. */
+function lookbackSeconds(id: string, latenessSeconds: number): number {
+  return Number(resolveParams(getAnalytic(id)).timeWindowMinutes ?? 15) * 60 + latenessSeconds;
+}
+
 export class Scheduler {
   readonly owner: string;
   private readonly clock: () => Date;
@@ -133,12 +138,15 @@ export class Scheduler {
   }
 
   /** Hunt one window and record the run; the watermark moves only when a scheduled window succeeds. */
-  private async runWindow(id: string, start: Date, end: Date, kind: RunSummary['kind']): Promise<RunSummary> {
+  private async runWindow(
+    id: string,
+    start: Date,
+    end: Date,
+    kind: RunSummary['kind'],
+    lateness: number,
+  ): Promise<RunSummary> {
     const analytic = getAnalytic(id);
-    const { lateness } = await this.job(id);
-    const windowMinutes = Number(resolveParams(analytic).timeWindowMinutes ?? 15);
-    const lookbackMs = (windowMinutes * 60 + lateness) * 1000;
-    const huntFrom = new Date(start.getTime() - lookbackMs);
+    const huntFrom = new Date(start.getTime() - lookbackSeconds(id, lateness) * 1000);
     const began = Date.now();
     const summary: RunSummary = {
       job: id,
@@ -214,7 +222,7 @@ export class Scheduler {
       const step = j.interval * 1000;
       while (watermark.getTime() + step <= this.clock().getTime()) {
         const end = new Date(watermark.getTime() + step);
-        const run = await this.runWindow(id, watermark, end, 'scheduled');
+        const run = await this.runWindow(id, watermark, end, 'scheduled', j.lateness);
         runs.push(run);
         if (run.status !== 'ok') break; // retried from the same watermark next tick
         watermark = end;
@@ -236,7 +244,9 @@ export class Scheduler {
       throw new LineageError('LH_ERR_LEASED', `job ${id} is running elsewhere`);
     try {
       const now = this.clock();
-      return [await this.runWindow(id, new Date(now.getTime() - j.interval * 1000), now, 'manual')];
+      return [
+        await this.runWindow(id, new Date(now.getTime() - j.interval * 1000), now, 'manual', j.lateness),
+      ];
     } finally {
       await this.lease(id, false);
     }
@@ -290,13 +300,11 @@ export class Scheduler {
     );
     return res.records.map((rec) => {
       const j = plain(rec.get('j')) as Record<string, unknown>;
-      const analytic = getAnalytic(String(j.key));
-      const minutes = Number(resolveParams(analytic).timeWindowMinutes ?? 15);
       return {
         id: String(j.key),
         intervalSeconds: Number(j.intervalSeconds),
         latenessSeconds: Number(j.latenessSeconds),
-        lookbackSeconds: minutes * 60 + Number(j.latenessSeconds),
+        lookbackSeconds: lookbackSeconds(String(j.key), Number(j.latenessSeconds)),
         watermark: String(j.watermark),
         paused: Boolean(j.paused),
         leaseOwner: (j.leaseOwner as string | null) ?? null,

@@ -8,7 +8,7 @@ import { getAnalytic, hunt } from '../src/analytics.ts';
 import { buildApp } from '../src/app.ts';
 import type { Db } from '../src/db.ts';
 import { Scheduler } from '../src/scheduler.ts';
-import { clearGraph, SAMPLE, testDb } from './helpers.ts';
+import { askGraphql, clearGraph, SAMPLE, testDb } from './helpers.ts';
 
 let db: Db;
 let app: FastifyInstance;
@@ -30,14 +30,7 @@ after(async () => {
   await db.close();
 });
 
-async function gql(query: string, variables: Record<string, unknown> = {}) {
-  const res = await app.inject({ method: 'POST', url: '/graphql', payload: { query, variables } });
-  assert.equal(res.statusCode < 500, true, res.body);
-  return res.json() as {
-    data?: Record<string, any>;
-    errors?: Array<{ message: string; extensions?: { code?: string } }>;
-  };
-}
+const gql = (query: string, variables: Record<string, unknown> = {}) => askGraphql(app, query, variables);
 
 test('analytics lists AN1314 with its parameters, types, defaults and descriptions', async () => {
   const r = await gql(

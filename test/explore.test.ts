@@ -10,7 +10,7 @@ import { raiseAlerts } from '../src/alerts.ts';
 import { getAnalytic, hunt } from '../src/analytics.ts';
 import { buildApp } from '../src/app.ts';
 import type { Db } from '../src/db.ts';
-import { clearGraph, FIXTURES, SAMPLE, testDb } from './helpers.ts';
+import { askGraphql, clearGraph, FIXTURES, SAMPLE, testDb } from './helpers.ts';
 
 let db: Db;
 let app: FastifyInstance;
@@ -33,11 +33,7 @@ after(async () => {
 });
 
 async function gql(query: string, variables: Record<string, unknown> = {}) {
-  const res = await app.inject({ method: 'POST', url: '/graphql', payload: { query, variables } });
-  const body = res.json() as {
-    data?: Record<string, any>;
-    errors?: Array<{ message: string; extensions?: { code?: string } }>;
-  };
+  const body = await askGraphql(app, query, variables);
   assert.equal(body.errors, undefined, JSON.stringify(body.errors));
   return body.data!;
 }

@@ -1,7 +1,9 @@
 // Shared test setup: a real Neo4j (the local test server that scripts/test.sh starts, or NEO4J_URI),
 // and the public corpus in ../shared/datasets (or LINEAGE_CORPUS).
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { loadConfig, ROOT } from '../src/config.ts';
 import { connect, type Db } from '../src/db.ts';
 import { migrate } from '../src/migrate.ts';
@@ -47,3 +49,19 @@ export function corpus(): { path?: string; skip?: string } {
 
 export const SAMPLE = join(ROOT, 'test', 'fixtures', 'otrf', 'empire_launcher_vbs.zip');
 export const FIXTURES = join(ROOT, 'cypher', 'fixtures');
+
+export interface GraphqlBody {
+  data?: Record<string, any>;
+  errors?: Array<{ message: string; extensions?: { code?: string } }>;
+}
+
+/** POST a GraphQL request through app.inject() (no socket); a 5xx fails the test. */
+export async function askGraphql(
+  app: FastifyInstance,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<GraphqlBody> {
+  const res = await app.inject({ method: 'POST', url: '/graphql', payload: { query, variables } });
+  assert.equal(res.statusCode < 500, true, res.body);
+  return res.json() as GraphqlBody;
+}
